@@ -1,0 +1,5 @@
+"""`python -m central` = `corr-central`."""
+
+from central.cli import main
+
+main()

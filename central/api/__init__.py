@@ -1,0 +1,1 @@
+"""Central's HTTP API (FastAPI); OpenAPI at /docs."""

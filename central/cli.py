@@ -1,0 +1,228 @@
+"""`corr-central`: database, jurisdiction tree, accounts, devices, API server, ingest worker, audit."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import secrets
+import signal
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from central.config import ConfigError, load_config
+from central.context import Central
+
+app = typer.Typer(help="Central server of the community-corrections platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+nodes_app = typer.Typer(help="Jurisdiction tree.", no_args_is_help=True)
+users_app = typer.Typer(help="Officer accounts.", no_args_is_help=True)
+subjects_app = typer.Typer(help="Subjects under correction.", no_args_is_help=True)
+devices_app = typer.Typer(help="Devices and their broker accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (nodes_app, "nodes"), (users_app, "users"), (subjects_app, "subjects"),
+                  (devices_app, "devices"), (audit_app, "audit")):
+    app.add_typer(sub, name=name)
+
+_state: dict[str, Any] = {}
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config (default: $CORR_CONFIG)")]
+
+
+@app.callback()
+def _main(config: ConfigOpt = None, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _state["config_path"] = config
+
+
+def _central() -> Central:
+    if "central" not in _state:
+        try:
+            cfg = load_config(_state.get("config_path"))
+        except ConfigError as exc:
+            typer.echo(f"configuration error:\n{exc}", err=True)
+            raise typer.Exit(2) from exc
+        _state["central"] = Central.from_config(cfg)
+    central: Central = _state["central"]
+    return central
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+@app.command()
+def keys() -> None:
+    """Print a \\[security] section with fresh random keys (keep it secret, back it up)."""
+    for name in ("data_key", "hmac_key", "audit_key"):
+        typer.echo(f'{name} = "{base64.b64encode(secrets.token_bytes(32)).decode()}"')
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database to the newest schema (or `revision`)."""
+    from central.db.migrate import upgrade
+
+    upgrade(_central().config.db_url, revision)
+    typer.echo("database is at revision " + revision)
+
+
+@nodes_app.command("add")
+def nodes_add(code: str, name: Annotated[str, typer.Option()], level: Annotated[str, typer.Option()],
+              parent: Annotated[str | None, typer.Option()] = None) -> None:
+    """Add a jurisdiction node (province, city, county or township)."""
+    from central.nodes import add_node
+
+    c = _central()
+    try:
+        with c.sessions.begin() as s:
+            node = add_node(s, code, name, level, parent)
+            typer.echo(f"node {node.code} at {node.path}")
+    except Exception as exc:
+        raise _fail(exc) from exc
+
+
+@users_app.command("add")
+def users_add(
+    username: str, role: Annotated[str, typer.Option()], node: Annotated[str, typer.Option()],
+    password: Annotated[str | None, typer.Option(help="default: $CORR_NEW_PASSWORD, else prompt")] = None,
+    display_name: str = "", permission: Annotated[list[str] | None, typer.Option()] = None,
+) -> None:
+    """Create an officer account."""
+    from central.users import create_user
+
+    password = password or os.environ.get("CORR_NEW_PASSWORD") or typer.prompt("password", hide_input=True,
+                                                                                 confirmation_prompt=True)
+    c = _central()
+    try:
+        with c.sessions.begin() as s:
+            create_user(s, username=username, password=password, role=role, node_code=node,
+                        display_name=display_name, permissions=permission or [], audit_key=c.audit_key)
+    except Exception as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"user {username} ({role}) at node {node}")
+
+
+@subjects_app.command("add")
+def subjects_add(
+    subject_id: str, name: Annotated[str, typer.Option()], id_number: Annotated[str, typer.Option()],
+    node: Annotated[str, typer.Option()], category: Annotated[str, typer.Option()],
+    level: Annotated[str, typer.Option()], term_start: Annotated[str, typer.Option()],
+    term_end: Annotated[str, typer.Option()], reporting_interval_h: int = 24,
+) -> None:
+    """Register a subject (name and ID number are encrypted at rest)."""
+    from central.subjects import register_subject
+
+    c = _central()
+    try:
+        with c.sessions.begin() as s:
+            register_subject(s, c.cipher, c.hmac_key, c.audit_key, subject_id=subject_id, name=name,
+                             id_number=id_number, node_code=node, category=category, supervision_level=level,
+                             term_start=date.fromisoformat(term_start), term_end=date.fromisoformat(term_end),
+                             reporting_interval_h=reporting_interval_h)
+    except Exception as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"subject {subject_id} registered at {node}")
+
+
+@devices_app.command("add")
+def devices_add(
+    device_id: str, kind: Annotated[str, typer.Option()], node: Annotated[str, typer.Option()],
+    description: str = "", secret: Annotated[str | None, typer.Option(help="default: a random one")] = None,
+) -> None:
+    """Register a device, print its secret once, and rewrite the broker's password file and ACL."""
+    from central.devices import add_device, sync_broker
+
+    c = _central()
+    try:
+        with c.sessions.begin() as s:
+            new = add_device(s, c.audit_key, device_id=device_id, kind=kind, node_code=node,
+                             description=description, secret=secret)
+            reloaded = _sync(s, sync_broker)
+    except Exception as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"device {device_id} ({kind}) at {node}")
+    typer.echo(f"secret: {new.secret}")
+    if reloaded is not None:
+        typer.echo("broker files rewritten" + (" and broker reloaded" if reloaded else " (broker not running)"))
+
+
+def _sync(session: Any, sync_broker: Any) -> bool | None:
+    mq = _central().config.mqtt
+    if mq.password_file is None or mq.acl_file is None:
+        return None
+    return bool(sync_broker(session, mq.password_file, mq.acl_file, mq.pid_file))
+
+
+@devices_app.command("sync-broker")
+def devices_sync() -> None:
+    """Rewrite the broker's password file and ACL from the database."""
+    from central.devices import sync_broker
+
+    c = _central()
+    with c.sessions.begin() as s:
+        if _sync(s, sync_broker) is None:
+            raise _fail(ValueError("set [mqtt] password_file and acl_file in the config"))
+    typer.echo("broker files rewritten")
+
+
+@audit_app.command("verify")
+def audit_verify(expect_head: Annotated[str | None, typer.Option(help="ID:HASH recorded by an earlier check")] = None) -> None:
+    """Walk the hash chain; exit 1 and say where when a row was edited, inserted or deleted."""
+    from central.audit import verify
+
+    expected = None
+    if expect_head:
+        head_id, _, head_hash = expect_head.partition(":")
+        expected = (int(head_id), head_hash)
+    c = _central()
+    with c.sessions() as s:
+        r = verify(s, c.audit_key, expect_head=expected)
+    if r.ok:
+        typer.echo(f"audit chain intact: {r.rows} rows, head {r.head_id}:{r.head_hash}")
+        return
+    typer.echo(f"AUDIT CHAIN BROKEN: {r.problem} (checked {r.rows} rows)", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(host: str | None = None, port: int | None = None) -> None:
+    """Run the HTTP API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from central.api.app import create_app
+
+    c = _central()
+    uvicorn.run(create_app(c), host=host or c.config.api.host, port=port if port is not None else c.config.api.port,
+                log_level="info")
+
+
+@app.command()
+def ingest() -> None:
+    """Run an ingest worker: MQTT shared subscription → validate → store → ack after commit."""
+    from central.ingest.worker import IngestWorker
+
+    worker = IngestWorker(_central())
+
+    def _stop(_sig: int, _frame: object) -> None:
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    worker.run()
+    typer.echo(f"ingest stopped: {worker.stored} stored, {worker.duplicates} duplicates, {worker.dead} dead-lettered",
+               err=True)
+
+
+def main() -> None:
+    """Entry point."""
+    app(prog_name="corr-central")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

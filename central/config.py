@@ -1,0 +1,151 @@
+"""Central's configuration: one TOML file, every key overridable by a `CORR_*` environment variable.
+
+`CORR_DB_URL` overrides `db_url`; nested keys use a double underscore,
+e.g. `CORR_MQTT__PORT=1884` overrides `[mqtt] port`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "CORR_"
+
+
+class ConfigError(ValueError):
+    """The configuration is missing a key or holds a bad value; the message names both."""
+
+
+class MqttSection(BaseModel):
+    """How central reaches the broker, and where it keeps the broker's password file and ACL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", title="broker host")
+    port: int = Field(1883, title="broker port", ge=1, le=65535)
+    username: str = Field("central", title="central's broker login")
+    password: str = Field("", title="central's broker password")
+    client_id: str = Field("central-ingest-1", title="MQTT client id of this ingest worker (unique per worker)")
+    session_expiry_s: int = Field(7 * 24 * 3600, title="how long the broker keeps this worker's queue while it is away")
+    password_file: Path | None = Field(None, title="Mosquitto password file central writes")
+    acl_file: Path | None = Field(None, title="Mosquitto ACL file central writes")
+    pid_file: Path | None = Field(None, title="Mosquitto pid file, to send SIGHUP after rewriting the files")
+
+
+class SecuritySection(BaseModel):
+    """Keys and login policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_key: str = Field(..., title="base64 of 32 random bytes: AES-256-GCM key for personal data at rest")
+    hmac_key: str = Field(..., title="base64 of 32 random bytes: HMAC key for ID-number lookup")
+    audit_key: str = Field(..., title="base64 of 32 random bytes: HMAC key of the audit hash chain")
+    token_ttl_s: int = Field(8 * 3600, title="lifetime of an officer's login token, seconds", ge=60)
+    max_failed_logins: int = Field(5, title="failed logins in a row before the account locks", ge=1)
+    lockout_s: int = Field(15 * 60, title="how long a locked account stays locked, seconds", ge=1)
+
+    @field_validator("data_key", "hmac_key", "audit_key")
+    @classmethod
+    def _thirty_two_bytes(cls, value: str) -> str:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("must be base64 (make one with `corr-central keys`)") from exc
+        if len(raw) != 32:
+            raise ValueError(f"must decode to 32 bytes, got {len(raw)}")
+        return value
+
+    def key_bytes(self, name: str) -> bytes:
+        """The raw bytes of one of the three keys."""
+        return base64.b64decode(getattr(self, name))
+
+
+class IngestSection(BaseModel):
+    """Batching of the ingest worker."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_max: int = Field(500, title="most messages committed in one transaction", ge=1)
+    batch_wait_ms: int = Field(20, title="how long to wait to fill a batch, milliseconds", ge=0)
+    receive_maximum: int = Field(1000, title="unacknowledged messages the broker may send ahead", ge=1, le=65535)
+
+
+class ApiSection(BaseModel):
+    """The HTTP server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", title="address to listen on")
+    port: int = Field(8080, title="port to listen on", ge=0, le=65535)
+
+
+class CentralConfig(BaseModel):
+    """Everything central needs to run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    db_url: str = Field("sqlite:///central.db", title="SQLAlchemy database URL")
+    mqtt: MqttSection = Field(default_factory=MqttSection)  # type: ignore[arg-type]
+    security: SecuritySection
+    ingest: IngestSection = Field(default_factory=IngestSection)  # type: ignore[arg-type]
+    api: ApiSection = Field(default_factory=ApiSection)  # type: ignore[arg-type]
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in {"CORR_CONFIG", "CORR_MODELS_DIR"}:
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        shown = "" if err["type"] == "missing" else f" (got {err.get('input')!r})"
+        lines.append(f"{source}: key '{key}': {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> CentralConfig:
+    """Read the TOML file (CORR_CONFIG when `path` is None), apply CORR_* overrides, validate."""
+    environ = os.environ if environ is None else environ
+    path = path or (Path(environ["CORR_CONFIG"]) if environ.get("CORR_CONFIG") else None)
+    data: dict[str, Any] = {}
+    source = "environment"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    data = _merge(data, _env_overrides(environ))
+    try:
+        return CentralConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from exc

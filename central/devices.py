@@ -1,0 +1,75 @@
+"""Devices and their broker accounts: central is the only writer of Mosquitto's password file and ACL."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central import audit
+from central.broker_auth import BrokerAccount, mosquitto_password_hash, reload_broker, write_broker_files
+from central.db.models import Device
+from central.errors import Conflict, Unauthorized
+from central.nodes import get_node
+from central.security import hash_password, verify_password
+
+KINDS = ("kiosk", "edge", "gateway", "tracker", "phone", "central")
+_DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class NewDevice:
+    """A registered device and its secret (shown once: it is the MQTT password and the HTTPS token)."""
+
+    device: Device
+    secret: str
+
+
+def add_device(session: Session, audit_key: bytes, *, device_id: str, kind: str, node_code: str,
+               description: str = "", secret: str | None = None, actor: str = "cli") -> NewDevice:
+    """Register a device; its secret is stored only as hashes (argon2 for HTTPS, PBKDF2 for Mosquitto)."""
+    if not _DEVICE_ID.match(device_id):
+        raise ValueError(f"device id {device_id!r}: letters, digits, '_', '.', '-' (max 64), no '/', '+' or '#'")
+    if kind not in KINDS:
+        raise ValueError(f"device kind {kind!r}: expected one of {', '.join(KINDS)}")
+    if session.get(Device, device_id) is not None:
+        raise Conflict(f"device {device_id} exists already")
+    node = get_node(session, node_code)
+    secret = secret or secrets.token_urlsafe(24)
+    device = Device(
+        id=device_id, kind=kind, node_id=node.id, node_path=node.path, description=description,
+        mqtt_password_hash=mosquitto_password_hash(secret), token_hash=hash_password(secret),
+        enabled=True, online=False, status={}, created_at=datetime.now(UTC),
+    )
+    session.add(device)
+    session.flush()
+    audit.record(session, audit_key, actor=actor, action="device.add", node_path=node.path,
+                 detail={"device_id": device_id, "kind": kind})
+    return NewDevice(device, secret)
+
+
+def broker_accounts(session: Session) -> list[BrokerAccount]:
+    """Every enabled device as a broker login; `central` devices get the central role."""
+    rows = session.execute(select(Device).where(Device.enabled.is_(True))).scalars()
+    return [
+        BrokerAccount(d.id, d.mqtt_password_hash, "central" if d.kind == "central" else "device") for d in rows
+    ]
+
+
+def sync_broker(session: Session, password_file: Path, acl_file: Path, pid_file: Path | None = None) -> bool:
+    """Rewrite the broker's password file and ACL from the database; SIGHUP the broker if it runs."""
+    write_broker_files(broker_accounts(session), password_file, acl_file)
+    return reload_broker(pid_file)
+
+
+def authenticate_device(session: Session, device_id: str, secret: str) -> Device:
+    """The device for an HTTPS request carrying its id and secret, or Unauthorized."""
+    device = session.get(Device, device_id)
+    if device is None or not device.enabled or not verify_password(device.token_hash, secret):
+        raise Unauthorized("unknown device or wrong device secret")
+    return device

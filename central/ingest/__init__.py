@@ -1,0 +1,1 @@
+"""Ingest: MQTT consumer that validates, stores idempotently, and acknowledges only after commit."""

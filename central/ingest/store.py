@@ -1,0 +1,170 @@
+"""Store a batch of raw MQTT messages: valid ones in the event log (once each), invalid ones in dead_letter.
+
+No MQTT here: the worker hands in (topic, payload) pairs and acknowledges them after
+the transaction this runs in has committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.orm import Session
+
+from central.db.models import Checkin, DeadLetter, Device, Event, Fix, Subject, VoiceReport
+from contracts import ContractError, decode
+from contracts import Checkin as CheckinMsg
+from contracts import Fix as FixMsg
+from contracts import Status as StatusMsg
+from contracts import VoiceReport as VoiceReportMsg
+from contracts.topics import parse_topic
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message as it came off the broker."""
+
+    topic: str
+    payload: bytes
+
+
+@dataclass
+class StoreResult:
+    """What a batch did: new events, duplicates skipped, messages dead-lettered (with reasons)."""
+
+    stored: int = 0
+    duplicates: int = 0
+    dead: list[str] = field(default_factory=list)
+
+
+def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(table).on_conflict_do_nothing(), list(rows))
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
+
+
+def _device_id_of(topic: str) -> str | None:
+    try:
+        return parse_topic(topic).device_id
+    except ContractError:
+        return None
+
+
+def store_batch(session: Session, batch: Sequence[Incoming], now: datetime | None = None) -> StoreResult:
+    """Validate and store a batch inside the caller's transaction; the caller commits, then acknowledges."""
+    now = now or datetime.now(UTC)
+    result = StoreResult()
+    accepted: dict[str, tuple[Any, dict[str, Any], str]] = {}
+    dead_rows: list[dict[str, Any]] = []
+    for item in batch:
+        try:
+            message = decode(item.topic, item.payload, now=now)
+        except ContractError as exc:
+            reason = str(exc)
+            result.dead.append(reason)
+            dead_rows.append({
+                "received_at": now, "topic": item.topic[:1000], "device_id": _device_id_of(item.topic),
+                "payload": bytes(item.payload), "reason": reason,
+            })
+            continue
+        key = str(message.event_id)
+        if key in accepted:
+            result.duplicates += 1
+            continue
+        accepted[key] = (message, json.loads(item.payload), item.topic)
+
+    if dead_rows:
+        session.execute(DeadLetter.__table__.insert(), dead_rows)
+    if not accepted:
+        return result
+
+    existing = set(session.execute(select(Event.event_id).where(Event.event_id.in_(list(accepted)))).scalars())
+    result.duplicates += len(existing)
+    fresh = [(k, v) for k, v in accepted.items() if k not in existing]
+    if not fresh:
+        return result
+
+    paths = _node_paths(session, [m for _, (m, _, _) in fresh])
+    events, fixes, checkins, reports = [], [], [], []
+    statuses: list[StatusMsg] = []
+    for key, (message, raw, topic) in fresh:
+        subject_id = getattr(message, "subject_id", None)
+        node_path = paths.get(("subject", subject_id)) if subject_id else None
+        node_path = node_path or paths.get(("device", message.device_id))
+        events.append({
+            "event_id": key, "type": message.type, "device_id": message.device_id, "subject_id": subject_id,
+            "node_path": node_path, "device_time": message.device_time, "received_at": now, "topic": topic,
+            "payload": raw,
+        })
+        if isinstance(message, FixMsg):
+            fixes.append({
+                "event_id": key, "subject_id": message.subject_id, "tracker_serial": message.tracker_serial,
+                "node_path": node_path, "device_time": message.device_time, "lat": message.lat, "lon": message.lon,
+                "accuracy_m": message.accuracy_m, "source": message.source, "speed_kmh": message.speed_kmh,
+                "battery_pct": message.battery_pct,
+            })
+        elif isinstance(message, CheckinMsg):
+            checkins.append({
+                "event_id": key, "subject_id": message.subject_id, "device_id": message.device_id,
+                "node_path": node_path, "device_time": message.device_time, "methods": list(message.methods),
+                "face_score": message.face_score, "fingerprint_match": message.fingerprint_match,
+                "result": message.result, "reason": message.reason,
+            })
+        elif isinstance(message, VoiceReportMsg):
+            reports.append({
+                "event_id": key, "subject_id": message.subject_id, "node_path": node_path,
+                "device_time": message.device_time, "transcript": message.transcript,
+                "audio_sha256": message.audio_sha256, "duration_s": message.duration_s, "model": message.model,
+                "key_elements": message.key_elements,
+            })
+        elif isinstance(message, StatusMsg):
+            statuses.append(message)
+
+    # Another worker may commit the same event between our check and our insert: ignore, don't fail.
+    insert_ignoring_duplicates(session, Event.__table__, events)
+    insert_ignoring_duplicates(session, Fix.__table__, fixes)
+    insert_ignoring_duplicates(session, Checkin.__table__, checkins)
+    insert_ignoring_duplicates(session, VoiceReport.__table__, reports)
+    for status in statuses:
+        _apply_status(session, status, now)
+    result.stored = len(events)
+    return result
+
+
+def _node_paths(session: Session, messages: Sequence[Any]) -> dict[tuple[str, str], str]:
+    subject_ids = {m.subject_id for m in messages if getattr(m, "subject_id", None)}
+    device_ids = {m.device_id for m in messages}
+    paths: dict[tuple[str, str], str] = {}
+    if subject_ids:
+        for sid, path in session.execute(select(Subject.id, Subject.node_path).where(Subject.id.in_(subject_ids))):
+            paths[("subject", sid)] = path
+    for did, path in session.execute(select(Device.id, Device.node_path).where(Device.id.in_(device_ids))):
+        paths[("device", did)] = path
+    return paths
+
+
+def _apply_status(session: Session, status: StatusMsg, now: datetime) -> None:
+    """Keep the newest status per device (by device time): a late heartbeat never overwrites a newer one."""
+    device = session.get(Device, status.device_id)
+    if device is None:
+        return
+    seen = device.status.get("device_time") if device.status else None
+    if seen is not None and datetime.fromisoformat(seen) > status.device_time:
+        return
+    session.execute(
+        update(Device).where(Device.id == status.device_id).values(
+            online=status.online, last_seen=now, status=status.model_dump(mode="json"),
+        )
+    )
