@@ -76,20 +76,33 @@ class LoginResult:
     user: User
 
 
+@dataclass(frozen=True)
+class LoginRefused:
+    """Why a login failed; returned, not raised, so the caller commits the failure count and audit row."""
+
+    message: str
+
+
 def login(session: Session, policy: SecuritySection, audit_key: bytes, username: str, password: str,
-          now: datetime | None = None) -> LoginResult:
-    """Check the password; lock the account after `max_failed_logins` failures in a row."""
+          now: datetime | None = None) -> LoginResult | LoginRefused:
+    """Check the password; lock the account after `max_failed_logins` failures in a row.
+
+    A refusal changes the database (failure count, lock, audit row): the caller must commit
+    before telling the client, which is why it is returned rather than raised.
+    """
     now = now or datetime.now(UTC)
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
         audit.record(session, audit_key, actor=username[:100], action="login.failed", detail={"why": "unknown user"})
-        raise Unauthorized("wrong username or password")
+        return LoginRefused("wrong username or password")
     if user.disabled:
-        audit.record(session, audit_key, actor=username, action="login.failed", detail={"why": "disabled"})
-        raise Unauthorized("this account is disabled; ask an administrator of your office")
+        audit.record(session, audit_key, actor=username, action="login.failed", node_path=user.node_path,
+                     detail={"why": "disabled"})
+        return LoginRefused("this account is disabled; ask an administrator of your office")
     if user.locked_until is not None and user.locked_until > now:
-        audit.record(session, audit_key, actor=username, action="login.failed", detail={"why": "locked"})
-        raise Unauthorized(
+        audit.record(session, audit_key, actor=username, action="login.failed", node_path=user.node_path,
+                     detail={"why": "locked"})
+        return LoginRefused(
             f"account locked after {policy.max_failed_logins} failed logins; "
             f"try again after {user.locked_until.strftime('%Y-%m-%d %H:%M:%S')} UTC"
         )
@@ -100,8 +113,9 @@ def login(session: Session, policy: SecuritySection, audit_key: bytes, username:
             user.locked_until = now + timedelta(seconds=policy.lockout_s)
             user.failed_logins = 0
             detail["locked_until"] = user.locked_until.isoformat()
-        audit.record(session, audit_key, actor=username, action="login.failed", detail=detail)
-        raise Unauthorized("wrong username or password")
+        audit.record(session, audit_key, actor=username, action="login.failed", node_path=user.node_path,
+                     detail=detail)
+        return LoginRefused("wrong username or password")
     user.failed_logins = 0
     user.locked_until = None
     token = new_token()

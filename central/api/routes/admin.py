@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from central import audit, users
 from central.api.deps import CentralDep, SessionDep, require_role
@@ -15,6 +15,11 @@ from central.errors import Forbidden, NotFound
 from central.scoping import path_within, scoped
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+
+def _is_root(user: User) -> bool:
+    """A user of a top-level node (a province bureau): path '/35/'."""
+    return user.node_path.count("/") == 2
 Admin = Depends(require_role("admin"))
 
 
@@ -56,7 +61,12 @@ def list_audit(
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[AuditOut]:
     """Audit rows about the admin's subtree, newest first."""
-    q = scoped(select(Audit), Audit.node_path, admin).order_by(Audit.id.desc()).limit(limit)
+    q = select(Audit).order_by(Audit.id.desc()).limit(limit)
+    if _is_root(admin):
+        # Rows tied to no node (e.g. a login attempt for an unknown username) go to the top-level admins.
+        q = q.where(or_(Audit.node_path.is_(None), Audit.node_path.startswith(admin.node_path, autoescape=True)))
+    else:
+        q = scoped(q, Audit.node_path, admin)
     if actor:
         q = q.where(Audit.actor == actor)
     if action:
@@ -73,7 +83,7 @@ def list_audit(
 @router.get("/audit/verify")
 def verify_audit(central: CentralDep, session: SessionDep, admin: User = Admin) -> AuditVerifyOut:
     """Walk the whole hash chain (the chain is global, so only a root-node admin may)."""
-    if admin.node_path.count("/") > 2:
+    if not _is_root(admin):
         raise Forbidden("only an admin of a top-level node may verify the whole audit chain")
     r = audit.verify(session, central.audit_key)
     return AuditVerifyOut(ok=r.ok, rows=r.rows, head_id=r.head_id, head_hash=r.head_hash, problem=r.problem)
@@ -84,7 +94,7 @@ def list_dead_letters(session: SessionDep, admin: User = Admin, limit: int = Que
     """Rejected messages from devices of the admin's subtree (or from unknown devices, for a root admin)."""
     q = select(DeadLetter, Device.node_path).outerjoin(Device, Device.id == DeadLetter.device_id)
     q = q.order_by(DeadLetter.id.desc()).limit(limit)
-    root = admin.node_path.count("/") <= 2
+    root = _is_root(admin)
     out = []
     for dl, path in session.execute(q):
         if (path is None and root) or path_within(path, admin.node_path):

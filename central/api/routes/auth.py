@@ -9,15 +9,20 @@ from fastapi import APIRouter, Depends
 from central import users
 from central.api.deps import CentralDep, SessionDep, UserDep, bearer_token
 from central.api.schemas import LoginIn, LoginOut, UserOut
+from central.errors import Unauthorized
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 @router.post("/login")
-def login(body: LoginIn, central: CentralDep, session: SessionDep) -> LoginOut:
+def login(body: LoginIn, central: CentralDep) -> LoginOut:
     """Exchange a username and password for a bearer token; repeated failures lock the account."""
-    result = users.login(session, central.config.security, central.audit_key, body.username, body.password)
-    return LoginOut(token=result.token, expires_at=result.expires_at, user=UserOut.model_validate(result.user))
+    with central.sessions.begin() as session:
+        result = users.login(session, central.config.security, central.audit_key, body.username, body.password)
+        if isinstance(result, users.LoginResult):
+            return LoginOut(token=result.token, expires_at=result.expires_at, user=UserOut.model_validate(result.user))
+    # Committed: the failure count and the audit row stay even though the request fails.
+    raise Unauthorized(result.message)
 
 
 @router.post("/logout", status_code=204)
