@@ -24,8 +24,15 @@ from central.db.models import Audit, AuditHead
 GENESIS = "0" * 64
 
 
-def _canonical(row_id: int, at: datetime, actor: str, action: str, subject_id: str | None,
-               node_path: str | None, detail: dict[str, Any]) -> bytes:
+def _canonical(
+    row_id: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject_id: str | None,
+    node_path: str | None,
+    detail: dict[str, Any],
+) -> bytes:
     body = {
         "id": row_id,
         "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
@@ -61,8 +68,15 @@ def record(
     row_id = head.last_id + 1
     digest = chain_hash(key, head.last_hash, _canonical(row_id, at, actor, action, subject_id, node_path, detail))
     row = Audit(
-        id=row_id, at=at, actor=actor, action=action, subject_id=subject_id, node_path=node_path,
-        detail=detail, prev_hash=head.last_hash, hash=digest,
+        id=row_id,
+        at=at,
+        actor=actor,
+        action=action,
+        subject_id=subject_id,
+        node_path=node_path,
+        detail=detail,
+        prev_hash=head.last_hash,
+        hash=digest,
     )
     session.add(row)
     head.last_id = row_id
@@ -91,21 +105,37 @@ def verify(session: Session, key: bytes, *, expect_head: tuple[int, str] | None 
     for row in session.execute(select(Audit).order_by(Audit.id)).scalars().yield_per(1000):
         count += 1
         if row.id != expected_id:
-            return VerifyResult(False, count, last_id, last_hash,
-                                f"rows {expected_id}..{row.id - 1} are missing (deleted)")
+            return VerifyResult(
+                False, count, last_id, last_hash, f"rows {expected_id}..{row.id - 1} are missing (deleted)"
+            )
         if row.prev_hash != prev_hash:
-            return VerifyResult(False, count, last_id, last_hash,
-                                f"row {row.id}: previous-hash link broken (a row before it was changed or removed)")
-        digest = chain_hash(key, prev_hash, _canonical(row.id, row.at, row.actor, row.action, row.subject_id,
-                                                        row.node_path, row.detail))
+            return VerifyResult(
+                False,
+                count,
+                last_id,
+                last_hash,
+                f"row {row.id}: previous-hash link broken (a row before it was changed or removed)",
+            )
+        digest = chain_hash(
+            key,
+            prev_hash,
+            _canonical(row.id, row.at, row.actor, row.action, row.subject_id, row.node_path, row.detail),
+        )
         if not hmac.compare_digest(digest, row.hash):
-            return VerifyResult(False, count, last_id, last_hash, f"row {row.id}: content does not match its hash (edited)")
+            return VerifyResult(
+                False, count, last_id, last_hash, f"row {row.id}: content does not match its hash (edited)"
+            )
         prev_hash, expected_id = row.hash, row.id + 1
         last_id, last_hash = row.id, row.hash
     head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
     if head is not None and (head.last_id, head.last_hash) != (last_id, last_hash):
-        return VerifyResult(False, count, last_id, last_hash,
-                            f"chain ends at row {last_id} but the head says row {head.last_id}: rows at the end were removed")
+        return VerifyResult(
+            False,
+            count,
+            last_id,
+            last_hash,
+            f"chain ends at row {last_id} but the head says row {head.last_id}: rows at the end were removed",
+        )
     if expect_head is not None and expect_head != (last_id, last_hash):
         if last_id < expect_head[0]:
             problem = f"chain ends at row {last_id}, an earlier check saw row {expect_head[0]}: rows were removed"

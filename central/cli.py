@@ -7,7 +7,6 @@ import logging
 import os
 import secrets
 import signal
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,8 +23,14 @@ users_app = typer.Typer(help="Officer accounts.", no_args_is_help=True)
 subjects_app = typer.Typer(help="Subjects under correction.", no_args_is_help=True)
 devices_app = typer.Typer(help="Devices and their broker accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
-for sub, name in ((db_app, "db"), (nodes_app, "nodes"), (users_app, "users"), (subjects_app, "subjects"),
-                  (devices_app, "devices"), (audit_app, "audit")):
+for sub, name in (
+    (db_app, "db"),
+    (nodes_app, "nodes"),
+    (users_app, "users"),
+    (subjects_app, "subjects"),
+    (devices_app, "devices"),
+    (audit_app, "audit"),
+):
     app.add_typer(sub, name=name)
 
 _state: dict[str, Any] = {}
@@ -34,8 +39,10 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML con
 
 @app.callback()
 def _main(config: ConfigOpt = None, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     _state["config_path"] = config
 
 
@@ -73,8 +80,12 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @nodes_app.command("add")
-def nodes_add(code: str, name: Annotated[str, typer.Option()], level: Annotated[str, typer.Option()],
-              parent: Annotated[str | None, typer.Option()] = None) -> None:
+def nodes_add(
+    code: str,
+    name: Annotated[str, typer.Option()],
+    level: Annotated[str, typer.Option()],
+    parent: Annotated[str | None, typer.Option()] = None,
+) -> None:
     """Add a jurisdiction node (province, city, county or township)."""
     from central.nodes import add_node
 
@@ -89,20 +100,34 @@ def nodes_add(code: str, name: Annotated[str, typer.Option()], level: Annotated[
 
 @users_app.command("add")
 def users_add(
-    username: str, role: Annotated[str, typer.Option()], node: Annotated[str, typer.Option()],
+    username: str,
+    role: Annotated[str, typer.Option()],
+    node: Annotated[str, typer.Option()],
     password: Annotated[str | None, typer.Option(help="default: $CORR_NEW_PASSWORD, else prompt")] = None,
-    display_name: str = "", permission: Annotated[list[str] | None, typer.Option()] = None,
+    display_name: str = "",
+    permission: Annotated[list[str] | None, typer.Option()] = None,
 ) -> None:
     """Create an officer account."""
     from central.users import create_user
 
-    password = password or os.environ.get("CORR_NEW_PASSWORD") or typer.prompt("password", hide_input=True,
-                                                                                 confirmation_prompt=True)
+    password = (
+        password
+        or os.environ.get("CORR_NEW_PASSWORD")
+        or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    )
     c = _central()
     try:
         with c.sessions.begin() as s:
-            create_user(s, username=username, password=password, role=role, node_code=node,
-                        display_name=display_name, permissions=permission or [], audit_key=c.audit_key)
+            create_user(
+                s,
+                username=username,
+                password=password,
+                role=role,
+                node_code=node,
+                display_name=display_name,
+                permissions=permission or [],
+                audit_key=c.audit_key,
+            )
     except Exception as exc:
         raise _fail(exc) from exc
     typer.echo(f"user {username} ({role}) at node {node}")
@@ -110,10 +135,15 @@ def users_add(
 
 @subjects_app.command("add")
 def subjects_add(
-    subject_id: str, name: Annotated[str, typer.Option()], id_number: Annotated[str, typer.Option()],
-    node: Annotated[str, typer.Option()], category: Annotated[str, typer.Option()],
-    level: Annotated[str, typer.Option()], term_start: Annotated[str, typer.Option()],
-    term_end: Annotated[str, typer.Option()], reporting_interval_h: int = 24,
+    subject_id: str,
+    name: Annotated[str, typer.Option()],
+    id_number: Annotated[str, typer.Option()],
+    node: Annotated[str, typer.Option()],
+    category: Annotated[str, typer.Option()],
+    level: Annotated[str, typer.Option()],
+    term_start: Annotated[str, typer.Option()],
+    term_end: Annotated[str, typer.Option()],
+    reporting_interval_h: int = 24,
 ) -> None:
     """Register a subject (name and ID number are encrypted at rest)."""
     from central.subjects import register_subject
@@ -121,10 +151,21 @@ def subjects_add(
     c = _central()
     try:
         with c.sessions.begin() as s:
-            register_subject(s, c.cipher, c.hmac_key, c.audit_key, subject_id=subject_id, name=name,
-                             id_number=id_number, node_code=node, category=category, supervision_level=level,
-                             term_start=date.fromisoformat(term_start), term_end=date.fromisoformat(term_end),
-                             reporting_interval_h=reporting_interval_h)
+            register_subject(
+                s,
+                c.cipher,
+                c.hmac_key,
+                c.audit_key,
+                subject_id=subject_id,
+                name=name,
+                id_number=id_number,
+                node_code=node,
+                category=category,
+                supervision_level=level,
+                term_start=date.fromisoformat(term_start),
+                term_end=date.fromisoformat(term_end),
+                reporting_interval_h=reporting_interval_h,
+            )
     except Exception as exc:
         raise _fail(exc) from exc
     typer.echo(f"subject {subject_id} registered at {node}")
@@ -132,8 +173,11 @@ def subjects_add(
 
 @devices_app.command("add")
 def devices_add(
-    device_id: str, kind: Annotated[str, typer.Option()], node: Annotated[str, typer.Option()],
-    description: str = "", secret: Annotated[str | None, typer.Option(help="default: a random one")] = None,
+    device_id: str,
+    kind: Annotated[str, typer.Option()],
+    node: Annotated[str, typer.Option()],
+    description: str = "",
+    secret: Annotated[str | None, typer.Option(help="default: a random one")] = None,
 ) -> None:
     """Register a device, print its secret once, and rewrite the broker's password file and ACL."""
     from central.devices import add_device, sync_broker
@@ -141,8 +185,15 @@ def devices_add(
     c = _central()
     try:
         with c.sessions.begin() as s:
-            new = add_device(s, c.audit_key, device_id=device_id, kind=kind, node_code=node,
-                             description=description, secret=secret)
+            new = add_device(
+                s,
+                c.audit_key,
+                device_id=device_id,
+                kind=kind,
+                node_code=node,
+                description=description,
+                secret=secret,
+            )
             reloaded = _sync(s, sync_broker)
     except Exception as exc:
         raise _fail(exc) from exc
@@ -172,7 +223,9 @@ def devices_sync() -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(expect_head: Annotated[str | None, typer.Option(help="ID:HASH recorded by an earlier check")] = None) -> None:
+def audit_verify(
+    expect_head: Annotated[str | None, typer.Option(help="ID:HASH recorded by an earlier check")] = None,
+) -> None:
     """Walk the hash chain; exit 1 and say where when a row was edited, inserted or deleted."""
     from central.audit import verify
 
@@ -198,8 +251,12 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     from central.api.app import create_app
 
     c = _central()
-    uvicorn.run(create_app(c), host=host or c.config.api.host, port=port if port is not None else c.config.api.port,
-                log_level="info")
+    uvicorn.run(
+        create_app(c),
+        host=host or c.config.api.host,
+        port=port if port is not None else c.config.api.port,
+        log_level="info",
+    )
 
 
 @app.command()
@@ -215,8 +272,10 @@ def ingest() -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     worker.run()
-    typer.echo(f"ingest stopped: {worker.stored} stored, {worker.duplicates} duplicates, {worker.dead} dead-lettered",
-               err=True)
+    typer.echo(
+        f"ingest stopped: {worker.stored} stored, {worker.duplicates} duplicates, {worker.dead} dead-lettered",
+        err=True,
+    )
 
 
 def main() -> None:
@@ -225,4 +284,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

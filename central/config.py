@@ -92,18 +92,22 @@ class CentralConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     db_url: str = Field("sqlite:///central.db", title="SQLAlchemy database URL")
-    mqtt: MqttSection = Field(default_factory=MqttSection)  # type: ignore[arg-type]
+    mqtt: MqttSection = Field(default_factory=MqttSection)
     security: SecuritySection
-    ingest: IngestSection = Field(default_factory=IngestSection)  # type: ignore[arg-type]
-    api: ApiSection = Field(default_factory=ApiSection)  # type: ignore[arg-type]
+    ingest: IngestSection = Field(default_factory=IngestSection)
+    api: ApiSection = Field(default_factory=ApiSection)
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    # CORR_* is shared by every role (kiosk, edge, demo, ...): take only the variables whose first
+    # part names a key of central's config; a typo inside a known section is still an error.
     out: dict[str, Any] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name in {"CORR_CONFIG", "CORR_MODELS_DIR"}:
+        if not name.startswith(ENV_PREFIX):
             continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] not in CentralConfig.model_fields:
+            continue
         node = out
         for part in path[:-1]:
             node = node.setdefault(part, {})

@@ -30,8 +30,17 @@ class NewDevice:
     secret: str
 
 
-def add_device(session: Session, audit_key: bytes, *, device_id: str, kind: str, node_code: str,
-               description: str = "", secret: str | None = None, actor: str = "cli") -> NewDevice:
+def add_device(
+    session: Session,
+    audit_key: bytes,
+    *,
+    device_id: str,
+    kind: str,
+    node_code: str,
+    description: str = "",
+    secret: str | None = None,
+    actor: str = "cli",
+) -> NewDevice:
     """Register a device; its secret is stored only as hashes (argon2 for HTTPS, PBKDF2 for Mosquitto)."""
     if not _DEVICE_ID.match(device_id):
         raise ValueError(f"device id {device_id!r}: letters, digits, '_', '.', '-' (max 64), no '/', '+' or '#'")
@@ -42,23 +51,35 @@ def add_device(session: Session, audit_key: bytes, *, device_id: str, kind: str,
     node = get_node(session, node_code)
     secret = secret or secrets.token_urlsafe(24)
     device = Device(
-        id=device_id, kind=kind, node_id=node.id, node_path=node.path, description=description,
-        mqtt_password_hash=mosquitto_password_hash(secret), token_hash=hash_password(secret),
-        enabled=True, online=False, status={}, created_at=datetime.now(UTC),
+        id=device_id,
+        kind=kind,
+        node_id=node.id,
+        node_path=node.path,
+        description=description,
+        mqtt_password_hash=mosquitto_password_hash(secret),
+        token_hash=hash_password(secret),
+        enabled=True,
+        online=False,
+        status={},
+        created_at=datetime.now(UTC),
     )
     session.add(device)
     session.flush()
-    audit.record(session, audit_key, actor=actor, action="device.add", node_path=node.path,
-                 detail={"device_id": device_id, "kind": kind})
+    audit.record(
+        session,
+        audit_key,
+        actor=actor,
+        action="device.add",
+        node_path=node.path,
+        detail={"device_id": device_id, "kind": kind},
+    )
     return NewDevice(device, secret)
 
 
 def broker_accounts(session: Session) -> list[BrokerAccount]:
     """Every enabled device as a broker login; `central` devices get the central role."""
     rows = session.execute(select(Device).where(Device.enabled.is_(True))).scalars()
-    return [
-        BrokerAccount(d.id, d.mqtt_password_hash, "central" if d.kind == "central" else "device") for d in rows
-    ]
+    return [BrokerAccount(d.id, d.mqtt_password_hash, "central" if d.kind == "central" else "device") for d in rows]
 
 
 def sync_broker(session: Session, password_file: Path, acl_file: Path, pid_file: Path | None = None) -> bool:

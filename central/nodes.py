@@ -38,7 +38,11 @@ def add_node(session: Session, code: str, name: str, level: str, parent_code: st
             )
         path = f"{parent.path}{code}/"
     node = JurisdictionNode(
-        code=code, name=name, level=level, parent_id=parent.id if parent else None, path=path,
+        code=code,
+        name=name,
+        level=level,
+        parent_id=parent.id if parent else None,
+        path=path,
         created_at=datetime.now(UTC),
     )
     session.add(node)

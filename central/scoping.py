@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
-T = TypeVar("T", bound=tuple[Any, ...])
+Q = TypeVar("Q", bound=Select[Any])
 
 
 class Scoped(Protocol):
@@ -26,6 +26,6 @@ def path_within(path: str | None, scope_path: str) -> bool:
     return path is not None and path.startswith(scope_path)
 
 
-def scoped(query: Select[T], column: InstrumentedAttribute[Any], viewer: Scoped) -> Select[T]:
+def scoped(query: Q, column: InstrumentedAttribute[Any], viewer: Scoped) -> Q:
     """Restrict a query to rows whose `column` (a node_path) lies in the viewer's subtree."""
     return query.where(column.startswith(viewer.node_path, autoescape=True))

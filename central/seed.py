@@ -72,12 +72,31 @@ def _seed(s: Session, central: Central, password: str, devices: list[tuple[str, 
     for code, name, level, parent in NODES:
         add_node(s, code, name, level, parent)
     for username, role, node, perms in OFFICERS:
-        create_user(s, username=username, password=password, role=role, node_code=node, permissions=perms,
-                    audit_key=central.audit_key)
+        create_user(
+            s,
+            username=username,
+            password=password,
+            role=role,
+            node_code=node,
+            permissions=perms,
+            audit_key=central.audit_key,
+        )
     for i, (sid, name, node, category, level) in enumerate(SUBJECTS, start=1):
-        register_subject(s, central.cipher, central.hmac_key, central.audit_key, subject_id=sid, name=name,
-                         id_number=id_number_for(i, region=node[:6]), node_code=node, category=category,
-                         supervision_level=level, term_start=date(2026, 1, 1), term_end=date(2027, 6, 30))
+        register_subject(
+            s,
+            central.cipher,
+            central.hmac_key,
+            central.audit_key,
+            subject_id=sid,
+            name=name,
+            id_number=id_number_for(i, region=node[:6]),
+            node_code=node,
+            category=category,
+            supervision_level=level,
+            term_start=date(2026, 1, 1),
+            term_end=date(2027, 6, 30),
+        )
     for device_id, kind, node in devices:
-        out.device_secrets[device_id] = add_device(s, central.audit_key, device_id=device_id, kind=kind,
-                                                   node_code=node).secret
+        out.device_secrets[device_id] = add_device(
+            s, central.audit_key, device_id=device_id, kind=kind, node_code=node
+        ).secret

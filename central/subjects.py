@@ -36,9 +36,21 @@ def id_number_problem(id_number: str) -> str | None:
 
 
 def register_subject(
-    session: Session, cipher: FieldCipher, hmac_key: bytes, audit_key: bytes, *,
-    subject_id: str, name: str, id_number: str, node_code: str, category: str, supervision_level: str,
-    term_start: date, term_end: date, reporting_interval_h: int = 24, actor: User | None = None,
+    session: Session,
+    cipher: FieldCipher,
+    hmac_key: bytes,
+    audit_key: bytes,
+    *,
+    subject_id: str,
+    name: str,
+    id_number: str,
+    node_code: str,
+    category: str,
+    supervision_level: str,
+    term_start: date,
+    term_end: date,
+    reporting_interval_h: int = 24,
+    actor: User | None = None,
 ) -> Subject:
     """Register a subject at a node; name and ID number are encrypted, the ID number also HMAC'd for lookup."""
     if not _SUBJECT_ID.match(subject_id):
@@ -64,17 +76,31 @@ def register_subject(
     if session.execute(select(Subject.id).where(Subject.id_number_hmac == digest)).first():
         raise Conflict(f"a subject with ID number {mask_id_number(id_number)} exists already")
     subject = Subject(
-        id=subject_id, node_id=node.id, node_path=node.path,
+        id=subject_id,
+        node_id=node.id,
+        node_path=node.path,
         name_enc=cipher.encrypt_text(name, "subject.name"),
         id_number_enc=cipher.encrypt_text(id_number, "subject.id_number"),
-        id_number_hmac=digest, category=category, supervision_level=supervision_level, status="active",
-        term_start=term_start, term_end=term_end, reporting_interval_h=reporting_interval_h,
+        id_number_hmac=digest,
+        category=category,
+        supervision_level=supervision_level,
+        status="active",
+        term_start=term_start,
+        term_end=term_end,
+        reporting_interval_h=reporting_interval_h,
         created_at=datetime.now(UTC),
     )
     session.add(subject)
     session.flush()
-    audit.record(session, audit_key, actor=actor.username if actor else "cli", action="subject.register",
-                 subject_id=subject_id, node_path=node.path, detail={"category": category})
+    audit.record(
+        session,
+        audit_key,
+        actor=actor.username if actor else "cli",
+        action="subject.register",
+        subject_id=subject_id,
+        node_path=node.path,
+        detail={"category": category},
+    )
     return subject
 
 
@@ -104,10 +130,15 @@ def view(subject: Subject, cipher: FieldCipher, viewer: User) -> SubjectView:
     """Decrypt for display; only officers with the `id_number` permission see the full number."""
     id_number = cipher.decrypt_text(subject.id_number_enc, "subject.id_number")
     return SubjectView(
-        id=subject.id, name=cipher.decrypt_text(subject.name_enc, "subject.name"),
+        id=subject.id,
+        name=cipher.decrypt_text(subject.name_enc, "subject.name"),
         id_number=id_number if "id_number" in viewer.permissions else mask_id_number(id_number),
-        node_path=subject.node_path, category=subject.category, supervision_level=subject.supervision_level,
-        status=subject.status, term_start=subject.term_start, term_end=subject.term_end,
+        node_path=subject.node_path,
+        category=subject.category,
+        supervision_level=subject.supervision_level,
+        status=subject.status,
+        term_start=subject.term_start,
+        term_end=subject.term_end,
         reporting_interval_h=subject.reporting_interval_h,
     )
 

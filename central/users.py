@@ -54,15 +54,24 @@ def create_user(
     if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
         raise Conflict(f"user {username} exists already")
     user = User(
-        username=username, display_name=display_name or username, password_hash=hash_password(password),
-        role=role, node_id=node.id, node_path=node.path, permissions=list(permissions or []),
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role,
+        node_id=node.id,
+        node_path=node.path,
+        permissions=list(permissions or []),
         created_at=datetime.now(UTC),
     )
     session.add(user)
     session.flush()
     audit.record(
-        session, audit_key, actor=created_by.username if created_by else "cli", action="user.create",
-        node_path=node.path, detail={"username": username, "role": role, "node": node_code},
+        session,
+        audit_key,
+        actor=created_by.username if created_by else "cli",
+        action="user.create",
+        node_path=node.path,
+        detail={"username": username, "role": role, "node": node_code},
     )
     return user
 
@@ -83,8 +92,14 @@ class LoginRefused:
     message: str
 
 
-def login(session: Session, policy: SecuritySection, audit_key: bytes, username: str, password: str,
-          now: datetime | None = None) -> LoginResult | LoginRefused:
+def login(
+    session: Session,
+    policy: SecuritySection,
+    audit_key: bytes,
+    username: str,
+    password: str,
+    now: datetime | None = None,
+) -> LoginResult | LoginRefused:
     """Check the password; lock the account after `max_failed_logins` failures in a row.
 
     A refusal changes the database (failure count, lock, audit row): the caller must commit
@@ -96,12 +111,24 @@ def login(session: Session, policy: SecuritySection, audit_key: bytes, username:
         audit.record(session, audit_key, actor=username[:100], action="login.failed", detail={"why": "unknown user"})
         return LoginRefused("wrong username or password")
     if user.disabled:
-        audit.record(session, audit_key, actor=username, action="login.failed", node_path=user.node_path,
-                     detail={"why": "disabled"})
+        audit.record(
+            session,
+            audit_key,
+            actor=username,
+            action="login.failed",
+            node_path=user.node_path,
+            detail={"why": "disabled"},
+        )
         return LoginRefused("this account is disabled; ask an administrator of your office")
     if user.locked_until is not None and user.locked_until > now:
-        audit.record(session, audit_key, actor=username, action="login.failed", node_path=user.node_path,
-                     detail={"why": "locked"})
+        audit.record(
+            session,
+            audit_key,
+            actor=username,
+            action="login.failed",
+            node_path=user.node_path,
+            detail={"why": "locked"},
+        )
         return LoginRefused(
             f"account locked after {policy.max_failed_logins} failed logins; "
             f"try again after {user.locked_until.strftime('%Y-%m-%d %H:%M:%S')} UTC"
@@ -113,8 +140,7 @@ def login(session: Session, policy: SecuritySection, audit_key: bytes, username:
             user.locked_until = now + timedelta(seconds=policy.lockout_s)
             user.failed_logins = 0
             detail["locked_until"] = user.locked_until.isoformat()
-        audit.record(session, audit_key, actor=username, action="login.failed", node_path=user.node_path,
-                     detail=detail)
+        audit.record(session, audit_key, actor=username, action="login.failed", node_path=user.node_path, detail=detail)
         return LoginRefused("wrong username or password")
     user.failed_logins = 0
     user.locked_until = None

@@ -73,9 +73,7 @@ def encode(message: Message) -> bytes:
     except (PydanticSerializationError, TypeError, ValueError) as exc:
         raise ContractError(None, f"message cannot be written as JSON: {exc}") from exc
     if len(raw) > MAX_PAYLOAD_BYTES:
-        raise ContractError(
-            None, f"message encodes to {len(raw)} bytes, more than the {MAX_PAYLOAD_BYTES}-byte limit"
-        )
+        raise ContractError(None, f"message encodes to {len(raw)} bytes, more than the {MAX_PAYLOAD_BYTES}-byte limit")
     return raw
 
 
@@ -106,9 +104,7 @@ def _parse(payload: bytes | str) -> Mapping[str, Any]:
             None, f"payload is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
     except RecursionError:
-        raise ContractError(
-            None, f"payload is not valid JSON: nested too deeply, the limit is {MAX_DEPTH}"
-        ) from None
+        raise ContractError(None, f"payload is not valid JSON: nested too deeply, the limit is {MAX_DEPTH}") from None
     except ValueError as exc:  # e.g. an integer with more digits than Python will convert
         raise ContractError(None, f"payload is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
@@ -117,9 +113,7 @@ def _parse(payload: bytes | str) -> Mapping[str, Any]:
 
 
 def _reject_constant(name: str) -> float:
-    raise ContractError(
-        None, f"payload is not valid JSON: {name} is not a JSON number, expected a finite number"
-    )
+    raise ContractError(None, f"payload is not valid JSON: {name} is not a JSON number, expected a finite number")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -128,9 +122,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise ContractError(
-                    None, f"payload is not valid JSON: key {show(key)} appears twice in an object"
-                )
+                raise ContractError(None, f"payload is not valid JSON: key {show(key)} appears twice in an object")
             seen.add(key)
     return obj
 

@@ -32,9 +32,7 @@ MAX_INT = 2**63 - 1  # what a BIGINT column holds
 MAX_IDENT_CHARS = 128
 MAX_BBOX_PIXELS = 100_000
 
-_RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-]\d{2}:\d{2}))?"
-)
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-]\d{2}:\d{2}))?")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -60,8 +58,7 @@ def _to_timestamp(value: object) -> datetime:
         moment = value
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise _fail(
-                "timestamp has no zone: RFC 3339 needs Z or an offset such as +08:00, "
-                f"got {show(value.isoformat())}"
+                f"timestamp has no zone: RFC 3339 needs Z or an offset such as +08:00, got {show(value.isoformat())}"
             )
     elif isinstance(value, str):
         moment = _parse_rfc3339(value)
@@ -139,9 +136,7 @@ def _url(value: str) -> str:
         host = None
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not host or re.search(r"\s", value):
-        raise _fail(
-            f"must be an http or https URL such as https://central.example/gallery/7, got {show(value)}"
-        )
+        raise _fail(f"must be an http or https URL such as https://central.example/gallery/7, got {show(value)}")
     return value
 
 
@@ -212,9 +207,7 @@ class Envelope(BaseModel):
         default=1, title="Contract version", description="the contract version, always 1"
     )
     type: str = Field(title="Message type", description="the message type, which selects the fields below")
-    event_id: EventId = Field(
-        title="Event id", description="a UUID made once on the device; redeliveries repeat it"
-    )
+    event_id: EventId = Field(title="Event id", description="a UUID made once on the device; redeliveries repeat it")
     device_id: DeviceId = Field(
         title="Device id", description=f"the sending (or, for commands, the target) device: {DEVICE_ID_RULE}"
     )
@@ -229,9 +222,7 @@ class Sighting(Envelope):
 
     type: Literal["sighting"] = Field(default="sighting", title="Message type", description="'sighting'")
     camera_id: Ident = Field(title="Camera id", description="the camera on the edge host that saw the face")
-    subject_id: Ident | None = Field(
-        title="Subject id", description="the matched subject, or null for an unknown face"
-    )
+    subject_id: Ident | None = Field(title="Subject id", description="the matched subject, or null for an unknown face")
     score: Similarity = Field(title="Match score", description="face similarity, between -1 and 1")
     track_id: Count = Field(title="Track id", description="the edge tracker's id for this face track, >= 0")
     first_seen: Timestamp = Field(title="First seen", description="when the track started, RFC 3339")
@@ -266,8 +257,7 @@ class Checkin(Envelope):
     )
     methods: Annotated[list[CheckinMethod], AfterValidator(_unique_non_empty("method"))] = Field(
         title="Methods",
-        description="the identification methods used, at least one of 'id_card', 'face', 'fingerprint', "
-        "each once",
+        description="the identification methods used, at least one of 'id_card', 'face', 'fingerprint', each once",
     )
     face_score: Similarity | None = Field(
         default=None, title="Face score", description="1:1 face similarity, between -1 and 1, or null"
@@ -292,9 +282,7 @@ class Checkin(Envelope):
 class VoiceReport(Envelope):
     """A subject's spoken report, transcribed on the kiosk; the audio goes over HTTPS."""
 
-    type: Literal["voice_report"] = Field(
-        default="voice_report", title="Message type", description="'voice_report'"
-    )
+    type: Literal["voice_report"] = Field(default="voice_report", title="Message type", description="'voice_report'")
     subject_id: Ident = Field(title="Subject id", description="the reporting subject")
     transcript: str = Field(title="Transcript", description="the speech-to-text transcript (may be empty)")
     audio_sha256: Sha256 = Field(
@@ -303,9 +291,7 @@ class VoiceReport(Envelope):
     duration_s: Annotated[Real, _interval(0, 3600, lo_open=True)] = Field(
         title="Duration", description="length of the recording in seconds, greater than 0 and at most 3600"
     )
-    model: Ident = Field(
-        title="Speech model", description="the speech-to-text model that made the transcript"
-    )
+    model: Ident = Field(title="Speech model", description="the speech-to-text model that made the transcript")
     key_elements: dict[str, list[str]] | None = Field(
         default=None,
         title="Key elements",
@@ -366,21 +352,15 @@ class Fix(Envelope):
         if self.subject_id is None and self.tracker_serial is None:
             raise _fail("missing: a fix needs subject_id or tracker_serial, got neither", field="subject_id")
         if self.lat == 0 and self.lon == 0:
-            raise _fail(
-                "lat 0, lon 0 is what a device without a fix sends, expected a real position", field="lat"
-            )
+            raise _fail("lat 0, lon 0 is what a device without a fix sends, expected a real position", field="lat")
         return self
 
 
 class DeviceAlarm(Envelope):
     """A device reporting trouble: tampering, low battery, power off or a failed sensor."""
 
-    type: Literal["device_alarm"] = Field(
-        default="device_alarm", title="Message type", description="'device_alarm'"
-    )
-    kind: AlarmKind = Field(
-        title="Alarm kind", description="'tamper', 'low_battery', 'power_off' or 'sensor_fault'"
-    )
+    type: Literal["device_alarm"] = Field(default="device_alarm", title="Message type", description="'device_alarm'")
+    kind: AlarmKind = Field(title="Alarm kind", description="'tamper', 'low_battery', 'power_off' or 'sensor_fault'")
     detail: str | None = Field(default=None, title="Detail", description="free text for the officer, or null")
     subject_id: Ident | None = Field(
         default=None, title="Subject id", description="the subject wearing the device, if any, or null"
@@ -413,9 +393,7 @@ class RollcallStart(Envelope):
     subject_ids: Annotated[list[Ident], AfterValidator(_unique_non_empty("subject"))] = Field(
         title="Subject ids", description="the subjects called, at least one, each once"
     )
-    deadline: Timestamp = Field(
-        title="Deadline", description="when answering closes, RFC 3339, after device_time"
-    )
+    deadline: Timestamp = Field(title="Deadline", description="when answering closes, RFC 3339, after device_time")
 
     @model_validator(mode="after")
     def _deadline_ahead(self) -> Self:
@@ -438,9 +416,7 @@ class Gallery(Envelope):
     url: Annotated[str, AfterValidator(_url)] = Field(
         title="URL", description="where to fetch the encrypted gallery, an http or https URL"
     )
-    sha256: Sha256 = Field(
-        title="SHA-256", description="SHA-256 of the gallery file, 64 lowercase hex characters"
-    )
+    sha256: Sha256 = Field(title="SHA-256", description="SHA-256 of the gallery file, 64 lowercase hex characters")
 
 
 Message = Annotated[

@@ -94,9 +94,7 @@ class Uplink:
         if self._client is not None:
             raise RuntimeError(f"uplink {self.config.device_id} is already started")
         if self._stopping.is_set():
-            raise RuntimeError(
-                f"uplink {self.config.device_id} was stopped; make a new Uplink to start again"
-            )
+            raise RuntimeError(f"uplink {self.config.device_id} was stopped; make a new Uplink to start again")
         cfg = self.config
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -123,16 +121,10 @@ class Uplink:
         client.on_message = self._on_message
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = cfg.session_expiry_s
-        client.connect_async(
-            cfg.host, cfg.port, keepalive=cfg.keepalive_s, clean_start=False, properties=properties
-        )
+        client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s, clean_start=False, properties=properties)
         self._client = client
-        self._sender = threading.Thread(
-            target=self._run_sender, name=f"uplink-send-{cfg.device_id}", daemon=True
-        )
-        self._commander = threading.Thread(
-            target=self._run_commands, name=f"uplink-cmd-{cfg.device_id}", daemon=True
-        )
+        self._sender = threading.Thread(target=self._run_sender, name=f"uplink-send-{cfg.device_id}", daemon=True)
+        self._commander = threading.Thread(target=self._run_commands, name=f"uplink-cmd-{cfg.device_id}", daemon=True)
         self._sender.start()
         self._commander.start()
         client.loop_start()
@@ -264,9 +256,7 @@ class Uplink:
                 if first or not flags.session_present
                 else SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
             )
-            client.subscribe(
-                self._cmd_prefix + "#", options=SubscribeOptions(qos=1, retainHandling=retain_handling)
-            )
+            client.subscribe(self._cmd_prefix + "#", options=SubscribeOptions(qos=1, retainHandling=retain_handling))
             # The will was fixed when this connection was made; the next connection carries a new event id.
             self._set_will(client)
         except Exception:
@@ -388,9 +378,7 @@ class Uplink:
             size = _publish_packet_size(row.topic, row.payload)
             if limit is not None and size > limit:
                 # The broker would drop the connection, and the row would come back forever.
-                self._reject(
-                    row.id, f"PUBLISH of {size} bytes exceeds the broker's maximum packet size {limit}"
-                )
+                self._reject(row.id, f"PUBLISH of {size} bytes exceeds the broker's maximum packet size {limit}")
                 continue
             try:
                 info = self._client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
@@ -430,14 +418,15 @@ class Uplink:
                 row_id = self._inflight.pop(mid)
             if row_id is None:
                 if reason.is_failure:
-                    log.error(
-                        "broker refused the status message: %s (reason code 0x%02X)", reason, reason.value
-                    )
+                    log.error("broker refused the status message: %s (reason code 0x%02X)", reason, reason.value)
             elif reason.value in _TRANSIENT_REASONS:
                 if self._retry_from is None:
                     log.warning(
                         "%s: broker deferred outbox row %s: %s; holding it and retrying in %.1f s",
-                        self.config.device_id, row_id, reason, self._defer_s,
+                        self.config.device_id,
+                        row_id,
+                        reason,
+                        self._defer_s,
                     )
                 self._retry_from = row_id if self._retry_from is None else min(self._retry_from, row_id)
                 self._resume_at = time.monotonic() + self._defer_s
@@ -455,9 +444,7 @@ class Uplink:
 
     def _reject(self, row_id: int, reason: str) -> None:
         self._outbox.reject(row_id, reason)
-        log.error(
-            "%s: outbox row %s rejected and kept for an operator: %s", self.config.device_id, row_id, reason
-        )
+        log.error("%s: outbox row %s rejected and kept for an operator: %s", self.config.device_id, row_id, reason)
         with self._lock:
             self._rejected += 1
             self._changed.notify_all()
@@ -528,9 +515,7 @@ class Uplink:
         try:
             handler(command)
         except Exception:
-            log.exception(
-                "%s: handler for %r failed on command %s", self.config.device_id, kind, command.event_id
-            )
+            log.exception("%s: handler for %r failed on command %s", self.config.device_id, kind, command.event_id)
 
 
 def _publish_packet_size(topic: str, payload: bytes) -> int:

@@ -96,7 +96,6 @@ class UplinkConfig(BaseModel):
     def _reconnect_range(self) -> Self:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError(
-                f"reconnect_max_s ({self.reconnect_max_s}) must be at least reconnect_min_s "
-                f"({self.reconnect_min_s})"
+                f"reconnect_max_s ({self.reconnect_max_s}) must be at least reconnect_min_s ({self.reconnect_min_s})"
             )
         return self

@@ -79,9 +79,7 @@ class Outbox:
     def __init__(self, path: Path, max_rows: int = 100_000, synchronous: str = "FULL") -> None:
         mode = synchronous.upper()
         if mode not in _SYNCHRONOUS_MODES:
-            raise ValueError(
-                f"outbox synchronous mode {synchronous!r} is not one of {', '.join(_SYNCHRONOUS_MODES)}"
-            )
+            raise ValueError(f"outbox synchronous mode {synchronous!r} is not one of {', '.join(_SYNCHRONOUS_MODES)}")
         if max_rows < 1:
             raise ValueError(f"outbox max_rows must be at least 1, got {max_rows}")
         self.path = path

@@ -8,7 +8,7 @@ sees rows whose path starts with their own node's path (central/scoping.py).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -31,7 +31,7 @@ from central.db.types import UTCDateTime
 class Base(DeclarativeBase):
     """Declarative base of every central table."""
 
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class JurisdictionNode(Base):

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from central.db.models import Checkin, DeadLetter, Device, Event, Fix, Subject, VoiceReport
-from contracts import ContractError, decode
+from central.db.models import Base, Checkin, DeadLetter, Device, Event, Fix, Subject, VoiceReport
 from contracts import Checkin as CheckinMsg
+from contracts import ContractError, decode
 from contracts import Fix as FixMsg
 from contracts import Status as StatusMsg
 from contracts import VoiceReport as VoiceReportMsg
@@ -41,18 +41,18 @@ class StoreResult:
     dead: list[str] = field(default_factory=list)
 
 
-def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_ignoring_duplicates(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
     """INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        session.execute(pg_insert(table).on_conflict_do_nothing(), list(rows))
+        session.execute(pg_insert(model).on_conflict_do_nothing(), list(rows))
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        session.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
+        session.execute(sqlite_insert(model).on_conflict_do_nothing(), list(rows))
 
 
 def _device_id_of(topic: str) -> str | None:
@@ -74,10 +74,15 @@ def store_batch(session: Session, batch: Sequence[Incoming], now: datetime | Non
         except ContractError as exc:
             reason = str(exc)
             result.dead.append(reason)
-            dead_rows.append({
-                "received_at": now, "topic": item.topic[:1000], "device_id": _device_id_of(item.topic),
-                "payload": bytes(item.payload), "reason": reason,
-            })
+            dead_rows.append(
+                {
+                    "received_at": now,
+                    "topic": item.topic[:1000],
+                    "device_id": _device_id_of(item.topic),
+                    "payload": bytes(item.payload),
+                    "reason": reason,
+                }
+            )
             continue
         key = str(message.event_id)
         if key in accepted:
@@ -86,7 +91,7 @@ def store_batch(session: Session, batch: Sequence[Incoming], now: datetime | Non
         accepted[key] = (message, json.loads(item.payload), item.topic)
 
     if dead_rows:
-        session.execute(DeadLetter.__table__.insert(), dead_rows)
+        session.execute(insert(DeadLetter), dead_rows)
     if not accepted:
         return result
 
@@ -103,40 +108,72 @@ def store_batch(session: Session, batch: Sequence[Incoming], now: datetime | Non
         subject_id = getattr(message, "subject_id", None)
         node_path = paths.get(("subject", subject_id)) if subject_id else None
         node_path = node_path or paths.get(("device", message.device_id))
-        events.append({
-            "event_id": key, "type": message.type, "device_id": message.device_id, "subject_id": subject_id,
-            "node_path": node_path, "device_time": message.device_time, "received_at": now, "topic": topic,
-            "payload": raw,
-        })
+        events.append(
+            {
+                "event_id": key,
+                "type": message.type,
+                "device_id": message.device_id,
+                "subject_id": subject_id,
+                "node_path": node_path,
+                "device_time": message.device_time,
+                "received_at": now,
+                "topic": topic,
+                "payload": raw,
+            }
+        )
         if isinstance(message, FixMsg):
-            fixes.append({
-                "event_id": key, "subject_id": message.subject_id, "tracker_serial": message.tracker_serial,
-                "node_path": node_path, "device_time": message.device_time, "lat": message.lat, "lon": message.lon,
-                "accuracy_m": message.accuracy_m, "source": message.source, "speed_kmh": message.speed_kmh,
-                "battery_pct": message.battery_pct,
-            })
+            fixes.append(
+                {
+                    "event_id": key,
+                    "subject_id": message.subject_id,
+                    "tracker_serial": message.tracker_serial,
+                    "node_path": node_path,
+                    "device_time": message.device_time,
+                    "lat": message.lat,
+                    "lon": message.lon,
+                    "accuracy_m": message.accuracy_m,
+                    "source": message.source,
+                    "speed_kmh": message.speed_kmh,
+                    "battery_pct": message.battery_pct,
+                }
+            )
         elif isinstance(message, CheckinMsg):
-            checkins.append({
-                "event_id": key, "subject_id": message.subject_id, "device_id": message.device_id,
-                "node_path": node_path, "device_time": message.device_time, "methods": list(message.methods),
-                "face_score": message.face_score, "fingerprint_match": message.fingerprint_match,
-                "result": message.result, "reason": message.reason,
-            })
+            checkins.append(
+                {
+                    "event_id": key,
+                    "subject_id": message.subject_id,
+                    "device_id": message.device_id,
+                    "node_path": node_path,
+                    "device_time": message.device_time,
+                    "methods": list(message.methods),
+                    "face_score": message.face_score,
+                    "fingerprint_match": message.fingerprint_match,
+                    "result": message.result,
+                    "reason": message.reason,
+                }
+            )
         elif isinstance(message, VoiceReportMsg):
-            reports.append({
-                "event_id": key, "subject_id": message.subject_id, "node_path": node_path,
-                "device_time": message.device_time, "transcript": message.transcript,
-                "audio_sha256": message.audio_sha256, "duration_s": message.duration_s, "model": message.model,
-                "key_elements": message.key_elements,
-            })
+            reports.append(
+                {
+                    "event_id": key,
+                    "subject_id": message.subject_id,
+                    "node_path": node_path,
+                    "device_time": message.device_time,
+                    "transcript": message.transcript,
+                    "audio_sha256": message.audio_sha256,
+                    "duration_s": message.duration_s,
+                    "model": message.model,
+                    "key_elements": message.key_elements,
+                }
+            )
         elif isinstance(message, StatusMsg):
             statuses.append(message)
 
     # Another worker may commit the same event between our check and our insert: ignore, don't fail.
-    insert_ignoring_duplicates(session, Event.__table__, events)
-    insert_ignoring_duplicates(session, Fix.__table__, fixes)
-    insert_ignoring_duplicates(session, Checkin.__table__, checkins)
-    insert_ignoring_duplicates(session, VoiceReport.__table__, reports)
+    insert_ignoring_duplicates(session, Event, events)
+    insert_ignoring_duplicates(session, Fix, fixes)
+    insert_ignoring_duplicates(session, Checkin, checkins)
+    insert_ignoring_duplicates(session, VoiceReport, reports)
     for status in statuses:
         _apply_status(session, status, now)
     result.stored = len(events)
@@ -164,7 +201,11 @@ def _apply_status(session: Session, status: StatusMsg, now: datetime) -> None:
     if seen is not None and datetime.fromisoformat(seen) > status.device_time:
         return
     session.execute(
-        update(Device).where(Device.id == status.device_id).values(
-            online=status.online, last_seen=now, status=status.model_dump(mode="json"),
+        update(Device)
+        .where(Device.id == status.device_id)
+        .values(
+            online=status.online,
+            last_seen=now,
+            status=status.model_dump(mode="json"),
         )
     )

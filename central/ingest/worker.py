@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy.exc import SQLAlchemyError
 
 from central.context import Central
@@ -53,10 +53,13 @@ class IngestWorker:
         self.duplicates = 0
         self.dead = 0
         self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id, protocol=mqtt.MQTTv5, manual_ack=True,
+            CallbackAPIVersion.VERSION2,
+            client_id=self.cfg.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
         )
         self._client.username_pw_set(self.cfg.username, self.cfg.password)
-        self._client.reconnect_delay_set(0.2, 10)
+        self._client.reconnect_delay_set(0.2, 10)  # type: ignore[arg-type]  # paho says int; floats work
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -81,7 +84,7 @@ class IngestWorker:
 
     def start(self) -> None:
         """Connect (retrying in the background while the broker is down)."""
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.cfg.session_expiry_s
         props.ReceiveMaximum = self.central.config.ingest.receive_maximum
         self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=30, clean_start=False, properties=props)

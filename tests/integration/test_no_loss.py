@@ -30,7 +30,7 @@ DEVICES = ("kiosk-haicang", "kiosk-huli")
 def _count(central) -> int:
     """Stored fix events (the devices' retained statuses are events too, counted apart)."""
     with central.sessions() as s:
-        return s.execute(select(func.count()).select_from(Event).where(Event.type == "fix")).scalar_one()
+        return int(s.execute(select(func.count()).select_from(Event).where(Event.type == "fix")).scalar_one())
 
 
 def _wait_until(pred, timeout: float, what: str) -> None:
@@ -46,20 +46,42 @@ def test_ten_thousand_events_through_broker_restarts_and_worker_kill(
 ) -> None:
     """10 000 events arrive exactly once despite two broker restarts and a SIGKILLed ingest worker."""
     central = migrated_central(db_url)
-    seeded = seed(central, "not-used-here-pw", [(d, "kiosk", "350205001") for d in DEVICES] +
-                  [("central-ingest", "central", "35")])
+    seeded = seed(
+        central,
+        "not-used-here-pw",
+        [(d, "kiosk", "350205001") for d in DEVICES] + [("central-ingest", "central", "35")],
+    )
     for device_id, secret in seeded.device_secrets.items():
         broker.add_account(device_id, secret, "central" if device_id == "central-ingest" else "device")
-    cfg = central.config.model_copy(update={"mqtt": central.config.mqtt.model_copy(update={
-        "host": broker.host, "port": broker.port, "username": "central-ingest",
-        "password": seeded.device_secrets["central-ingest"], "client_id": "central-ingest-1"})})
+    cfg = central.config.model_copy(
+        update={
+            "mqtt": central.config.mqtt.model_copy(
+                update={
+                    "host": broker.host,
+                    "port": broker.port,
+                    "username": "central-ingest",
+                    "password": seeded.device_secrets["central-ingest"],
+                    "client_id": "central-ingest-1",
+                }
+            )
+        }
+    )
     worker = CentralProcess(write_config(cfg, tmp_path / "central.toml"), "ingest", log=tmp_path / "ingest.log")
     worker.start()
 
     uplinks = [
-        Uplink(UplinkConfig(device_id=d, host=broker.host, port=broker.port, password=seeded.device_secrets[d],
-                            outbox_path=tmp_path / f"{d}.outbox", reconnect_min_s=0.1, reconnect_max_s=1.0,
-                            status_interval_s=3600))
+        Uplink(
+            UplinkConfig(
+                device_id=d,
+                host=broker.host,
+                port=broker.port,
+                password=seeded.device_secrets[d],
+                outbox_path=tmp_path / f"{d}.outbox",
+                reconnect_min_s=0.1,
+                reconnect_max_s=1.0,
+                status_interval_s=3600,
+            )
+        )
         for d in DEVICES
     ]
     sent: set[str] = set()
@@ -68,8 +90,16 @@ def test_ten_thousand_events_through_broker_restarts_and_worker_kill(
     def produce(up: Uplink, device_id: str) -> None:
         for start in range(0, PER_DEVICE, 250):
             batch = [
-                Fix(event_id=uuid.uuid4(), device_id=device_id, device_time=datetime.now(UTC),
-                    subject_id="S-350205-0001", lat=24.5 + i / 1e5, lon=118.0, accuracy_m=10, source="gnss")
+                Fix(
+                    event_id=uuid.uuid4(),
+                    device_id=device_id,
+                    device_time=datetime.now(UTC),
+                    subject_id="S-350205-0001",
+                    lat=24.5 + i / 1e5,
+                    lon=118.0,
+                    accuracy_m=10,
+                    source="gnss",
+                )
                 for i in range(start, start + 250)
             ]
             up.send_many(batch)

@@ -64,12 +64,18 @@ class Postgres:
                 self._cmd(
                     [
                         str(self.bindir / "initdb"),
-                        "-D", str(self.datadir),
-                        "-U", self.user,
-                        "--pwfile", str(pwfile),
-                        "--auth", "scram-sha-256",
-                        "--encoding", "UTF8",
-                        "--locale", "C",
+                        "-D",
+                        str(self.datadir),
+                        "-U",
+                        self.user,
+                        "--pwfile",
+                        str(pwfile),
+                        "--auth",
+                        "scram-sha-256",
+                        "--encoding",
+                        "UTF8",
+                        "--locale",
+                        "C",
                     ]
                 ),
                 check=True,
@@ -81,7 +87,19 @@ class Postgres:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             self._cmd(
-                [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile), "-o", opts, "-w", "-t", "60", "start"]
+                [
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-l",
+                    str(self.logfile),
+                    "-o",
+                    opts,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
             ),
             check=True,
             capture_output=True,
@@ -113,7 +131,12 @@ class Postgres:
         while True:
             try:
                 with psycopg.connect(
-                    host="127.0.0.1", port=self.port, user=self.user, password=self.password, dbname="postgres", autocommit=True
+                    host="127.0.0.1",
+                    port=self.port,
+                    user=self.user,
+                    password=self.password,
+                    dbname="postgres",
+                    autocommit=True,
                 ) as conn:
                     conn.execute(f'CREATE DATABASE "{name}"')
                 break

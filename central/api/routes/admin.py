@@ -20,6 +20,8 @@ router = APIRouter(prefix="/api/v1", tags=["admin"])
 def _is_root(user: User) -> bool:
     """A user of a top-level node (a province bureau): path '/35/'."""
     return user.node_path.count("/") == 2
+
+
 Admin = Depends(require_role("admin"))
 
 
@@ -34,8 +36,15 @@ def list_users(session: SessionDep, admin: User = Admin) -> list[UserOut]:
 def create_user(body: UserIn, central: CentralDep, session: SessionDep, admin: User = Admin) -> UserOut:
     """Create an account at the admin's node or below."""
     user = users.create_user(
-        session, username=body.username, password=body.password, role=body.role, node_code=body.node,
-        display_name=body.display_name, permissions=body.permissions, created_by=admin, audit_key=central.audit_key,
+        session,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        node_code=body.node,
+        display_name=body.display_name,
+        permissions=body.permissions,
+        created_by=admin,
+        audit_key=central.audit_key,
     )
     return UserOut.model_validate(user)
 
@@ -49,15 +58,26 @@ def disable_user(username: str, central: CentralDep, session: SessionDep, admin:
     if user.id == admin.id:
         raise Forbidden("you cannot disable your own account")
     user.disabled = True
-    audit.record(session, central.audit_key, actor=admin.username, action="user.disable",
-                 node_path=user.node_path, detail={"username": username})
+    audit.record(
+        session,
+        central.audit_key,
+        actor=admin.username,
+        action="user.disable",
+        node_path=user.node_path,
+        detail={"username": username},
+    )
     return UserOut.model_validate(user)
 
 
 @router.get("/audit")
 def list_audit(
-    session: SessionDep, admin: User = Admin, actor: str | None = None, action: str | None = None,
-    subject_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    session: SessionDep,
+    admin: User = Admin,
+    actor: str | None = None,
+    action: str | None = None,
+    subject_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[AuditOut]:
     """Audit rows about the admin's subtree, newest first."""
@@ -90,7 +110,9 @@ def verify_audit(central: CentralDep, session: SessionDep, admin: User = Admin) 
 
 
 @router.get("/dead-letters")
-def list_dead_letters(session: SessionDep, admin: User = Admin, limit: int = Query(200, ge=1, le=1000)) -> list[DeadLetterOut]:
+def list_dead_letters(
+    session: SessionDep, admin: User = Admin, limit: int = Query(200, ge=1, le=1000)
+) -> list[DeadLetterOut]:
     """Rejected messages from devices of the admin's subtree (or from unknown devices, for a root admin)."""
     q = select(DeadLetter, Device.node_path).outerjoin(Device, Device.id == DeadLetter.device_id)
     q = q.order_by(DeadLetter.id.desc()).limit(limit)
@@ -98,8 +120,14 @@ def list_dead_letters(session: SessionDep, admin: User = Admin, limit: int = Que
     out = []
     for dl, path in session.execute(q):
         if (path is None and root) or path_within(path, admin.node_path):
-            out.append(DeadLetterOut(
-                id=dl.id, received_at=dl.received_at, topic=dl.topic, device_id=dl.device_id, reason=dl.reason,
-                payload_preview=dl.payload[:200].decode("utf-8", "replace"),
-            ))
+            out.append(
+                DeadLetterOut(
+                    id=dl.id,
+                    received_at=dl.received_at,
+                    topic=dl.topic,
+                    device_id=dl.device_id,
+                    reason=dl.reason,
+                    payload_preview=dl.payload[:200].decode("utf-8", "replace"),
+                )
+            )
     return out

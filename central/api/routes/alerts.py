@@ -15,7 +15,10 @@ router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 @router.get("")
 def list_alerts(
-    user: UserDep, session: SessionDep, state: str | None = None, kind: str | None = None,
+    user: UserDep,
+    session: SessionDep,
+    state: str | None = None,
+    kind: str | None = None,
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[AlertOut]:
     """Alerts in the officer's jurisdiction, newest first; they say which rule was broken, not where."""

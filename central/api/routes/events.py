@@ -25,10 +25,15 @@ def _redacted(payload: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/events")
 def list_events(
-    user: UserDep, session: SessionDep,
-    type: str | None = None, subject_id: str | None = None, device_id: str | None = None,
-    since: datetime | None = None, until: datetime | None = None,
-    limit: int = Query(200, ge=1, le=1000), before_received: datetime | None = None,
+    user: UserDep,
+    session: SessionDep,
+    type: str | None = None,
+    subject_id: str | None = None,
+    device_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(200, ge=1, le=1000),
+    before_received: datetime | None = None,
 ) -> list[EventOut]:
     """Events in the officer's jurisdiction, newest first."""
     q = scoped(select(Event), Event.node_path, user).order_by(Event.received_at.desc(), Event.event_id).limit(limit)
@@ -55,7 +60,10 @@ def list_events(
 
 @router.get("/checkins")
 def list_checkins(
-    user: UserDep, session: SessionDep, subject_id: str | None = None, limit: int = Query(200, ge=1, le=1000),
+    user: UserDep,
+    session: SessionDep,
+    subject_id: str | None = None,
+    limit: int = Query(200, ge=1, le=1000),
 ) -> list[CheckinOut]:
     """Kiosk check-ins in the officer's jurisdiction, newest first."""
     q = scoped(select(Checkin), Checkin.node_path, user).order_by(Checkin.device_time.desc()).limit(limit)

@@ -21,11 +21,16 @@ def _out(view: subjects.SubjectView) -> SubjectOut:
 
 @router.get("")
 def list_subjects(
-    user: UserDep, central: CentralDep, session: SessionDep,
-    category: str | None = None, supervision_level: str | None = None, status: str | None = None,
+    user: UserDep,
+    central: CentralDep,
+    session: SessionDep,
+    category: str | None = None,
+    supervision_level: str | None = None,
+    status: str | None = None,
     node: str | None = Query(None, description="only this node's subtree (must lie in yours)"),
     q: str | None = Query(None, description="part of the name or the subject id"),
-    limit: int = Query(200, ge=1, le=1000), offset: int = Query(0, ge=0),
+    limit: int = Query(200, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
 ) -> list[SubjectOut]:
     """Subjects in the officer's jurisdiction, filtered."""
     query = scoped(select(Subject), Subject.node_path, user).order_by(Subject.id)
@@ -52,14 +57,26 @@ def get_subject(subject_id: str, user: UserDep, central: CentralDep, session: Se
 
 @router.post("", status_code=201)
 def register(
-    body: SubjectIn, central: CentralDep, session: SessionDep,
+    body: SubjectIn,
+    central: CentralDep,
+    session: SessionDep,
     user: User = Depends(require_role("admin", "officer")),
 ) -> SubjectOut:
     """Register a subject at a node of the officer's jurisdiction."""
     subject = subjects.register_subject(
-        session, central.cipher, central.hmac_key, central.audit_key,
-        subject_id=body.id, name=body.name, id_number=body.id_number, node_code=body.node,
-        category=body.category, supervision_level=body.supervision_level, term_start=body.term_start,
-        term_end=body.term_end, reporting_interval_h=body.reporting_interval_h, actor=user,
+        session,
+        central.cipher,
+        central.hmac_key,
+        central.audit_key,
+        subject_id=body.id,
+        name=body.name,
+        id_number=body.id_number,
+        node_code=body.node,
+        category=body.category,
+        supervision_level=body.supervision_level,
+        term_start=body.term_start,
+        term_end=body.term_end,
+        reporting_interval_h=body.reporting_interval_h,
+        actor=user,
     )
     return _out(subjects.view(subject, central.cipher, user))

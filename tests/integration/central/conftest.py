@@ -14,8 +14,11 @@ from central.seed import Seeded, seed
 from tests.support.central import migrated_central
 
 PASSWORD = "correct-horse-battery"
-DEVICES = [("kiosk-haicang", "kiosk", "350205001"), ("kiosk-huli", "kiosk", "350206001"),
-           ("edge-haicang", "edge", "350205")]
+DEVICES = [
+    ("kiosk-haicang", "kiosk", "350205001"),
+    ("kiosk-huli", "kiosk", "350206001"),
+    ("edge-haicang", "edge", "350205"),
+]
 
 
 @dataclass

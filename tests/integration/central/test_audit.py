@@ -26,8 +26,14 @@ def central(db_url: str):
     c = migrated_central(db_url)
     with c.sessions.begin() as s:
         for i in range(6):
-            audit.record(s, c.audit_key, actor=f"officer{i}", action="subject.view", subject_id=f"S-{i}",
-                         detail={"reason": "home visit", "n": i})
+            audit.record(
+                s,
+                c.audit_key,
+                actor=f"officer{i}",
+                action="subject.view",
+                subject_id=f"S-{i}",
+                detail={"reason": "home visit", "n": i},
+            )
     yield c
     c.close()
 

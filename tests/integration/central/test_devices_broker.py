@@ -18,8 +18,12 @@ from tests.support.processes import write_config
 
 
 def _cli(config: Path, *args: str) -> str:
-    r = subprocess.run([sys.executable, "-m", "central", "-c", str(config), *args], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "central", "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     return r.stdout
 
@@ -78,9 +82,14 @@ class _Device:
 
 def test_devices_add_then_broker_enforces_acl(broker: Mosquitto, tmp_path: Path) -> None:
     """A device added by the CLI connects with its secret, writes only its own topics, reads only its commands."""
-    cfg = make_config(f"sqlite:///{tmp_path / 'c.db'}", host=broker.host, port=broker.port,
-                      password_file=str(broker.password_file), acl_file=str(broker.acl_file),
-                      pid_file=str(broker.pid_file))
+    cfg = make_config(
+        f"sqlite:///{tmp_path / 'c.db'}",
+        host=broker.host,
+        port=broker.port,
+        password_file=str(broker.password_file),
+        acl_file=str(broker.acl_file),
+        pid_file=str(broker.pid_file),
+    )
     conf = write_config(cfg, tmp_path / "central.toml")
     _cli(conf, "db", "upgrade")
     _cli(conf, "nodes", "add", "35", "--name", "省", "--level", "province")

@@ -15,9 +15,20 @@ from contracts import Status, encode, topic_for
 from tests.integration.central.conftest import Env
 
 NOW = datetime(2026, 11, 23, 8, 5, 30, tzinfo=UTC)
-GOOD_FIX = {"v": 1, "type": "fix", "event_id": "0b6f6c1e-4f8e-4a51-9a63-8d1f2f0e7c11", "device_id": "kiosk-haicang",
-            "device_time": "2026-11-23T08:05:00Z", "subject_id": "S-350205-0001", "lat": 24.5158, "lon": 117.99,
-            "accuracy_m": 15, "source": "gnss", "speed_kmh": 4.2, "battery_pct": 81}
+GOOD_FIX = {
+    "v": 1,
+    "type": "fix",
+    "event_id": "0b6f6c1e-4f8e-4a51-9a63-8d1f2f0e7c11",
+    "device_id": "kiosk-haicang",
+    "device_time": "2026-11-23T08:05:00Z",
+    "subject_id": "S-350205-0001",
+    "lat": 24.5158,
+    "lon": 117.99,
+    "accuracy_m": 15,
+    "source": "gnss",
+    "speed_kmh": 4.2,
+    "battery_pct": 81,
+}
 TOPIC = "corr/v1/dev/kiosk-haicang/fix"
 
 
@@ -64,7 +75,11 @@ BAD = [
     ("corr/v1/dev/kiosk-haicang/teleport", json.dumps(GOOD_FIX).encode(), "teleport"),
     ("other/topic", json.dumps(GOOD_FIX).encode(), "topic"),
     (TOPIC, b"{" + b'"x":"' + b"a" * 70000 + b'"}', "65536"),
-    (TOPIC, json.dumps({**GOOD_FIX, "device_time": "2026-11-25T08:05:00Z"}).encode(), "more than 25 hours after"),
+    (
+        TOPIC,
+        json.dumps({**GOOD_FIX, "device_time": "2026-11-25T08:05:00Z"}).encode(),
+        "more than 25 hours after",
+    ),
 ]
 
 
@@ -85,15 +100,28 @@ def test_checkin_projection_and_status(env: Env) -> None:
     """A check-in is projected; a status updates the device, and an older status never overwrites a newer one."""
     from contracts import Checkin as CheckinMsg
 
-    c = CheckinMsg(event_id=uuid.uuid4(), device_id="kiosk-huli", device_time=NOW, subject_id=None,
-                   methods=["id_card"], result="refused", reason="not enrolled")
+    c = CheckinMsg(
+        event_id=uuid.uuid4(),
+        device_id="kiosk-huli",
+        device_time=NOW,
+        subject_id=None,
+        methods=["id_card"],
+        result="refused",
+        reason="not enrolled",
+    )
     newer = Status(event_id=uuid.uuid4(), device_id="kiosk-huli", device_time=NOW, online=True, queue_depth=7)
-    older = Status(event_id=uuid.uuid4(), device_id="kiosk-huli", device_time=datetime(2026, 11, 23, 7, tzinfo=UTC),
-                   online=False)
+    older = Status(
+        event_id=uuid.uuid4(),
+        device_id="kiosk-huli",
+        device_time=datetime(2026, 11, 23, 7, tzinfo=UTC),
+        online=False,
+    )
     _store(env, [Incoming(topic_for(m), encode(m)) for m in (c, newer, older)])
     with env.central.sessions() as s:
         row = s.execute(select(Checkin)).scalar_one()
-        assert row.result == "refused" and row.reason == "not enrolled" and row.node_path == "/35/3502/350206/350206001/"
+        assert (
+            row.result == "refused" and row.reason == "not enrolled" and row.node_path == "/35/3502/350206/350206001/"
+        )
         dev = s.get(Device, "kiosk-huli")
         assert dev is not None and dev.online is True and dev.status["queue_depth"] == 7
 
@@ -126,6 +154,14 @@ def test_personal_data_encrypted_at_rest(env: Env) -> None:
 
 def test_fix_message_class_round_trip_into_store(env: Env) -> None:
     """A message built with the contracts classes is accepted as-is."""
-    m = FixMsg(event_id=uuid.uuid4(), device_id="kiosk-haicang", device_time=NOW, subject_id="S-350205-0002",
-               lat=24.49, lon=118.1, accuracy_m=8, source="wifi")
+    m = FixMsg(
+        event_id=uuid.uuid4(),
+        device_id="kiosk-haicang",
+        device_time=NOW,
+        subject_id="S-350205-0002",
+        lat=24.49,
+        lon=118.1,
+        accuracy_m=8,
+        source="wifi",
+    )
     assert _store(env, [Incoming(topic_for(m), encode(m))]).stored == 1

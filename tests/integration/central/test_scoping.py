@@ -26,8 +26,13 @@ EXPECTED = {
     "huli.officer": HULI,
     "haicang.town": HAICANG_TOWN,
 }
-DEVICE_OF = {"S-350205-0001": "kiosk-haicang", "S-350205-0002": "kiosk-haicang", "S-350205-0003": "edge-haicang",
-             "S-350206-0001": "kiosk-huli", "S-350206-0002": "kiosk-huli"}
+DEVICE_OF = {
+    "S-350205-0001": "kiosk-haicang",
+    "S-350205-0002": "kiosk-haicang",
+    "S-350205-0003": "edge-haicang",
+    "S-350206-0001": "kiosk-huli",
+    "S-350206-0002": "kiosk-huli",
+}
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
@@ -36,11 +41,26 @@ def _fill(env: Env) -> None:
     items = []
     for i, (sid, dev) in enumerate(sorted(DEVICE_OF.items())):
         t = NOW - timedelta(minutes=i)
-        common = {"event_id": uuid.uuid4(), "device_id": dev, "device_time": t}
         for msg in (
-            Checkin(**common, subject_id=sid, methods=["id_card", "face"], face_score=0.8, result="accepted"),
-            Fix(**{**common, "event_id": uuid.uuid4()}, subject_id=sid, lat=24.5 + i / 100, lon=118.0,
-                accuracy_m=10, source="gnss"),
+            Checkin(
+                event_id=uuid.uuid4(),
+                device_id=dev,
+                device_time=t,
+                subject_id=sid,
+                methods=["id_card", "face"],
+                face_score=0.8,
+                result="accepted",
+            ),
+            Fix(
+                event_id=uuid.uuid4(),
+                device_id=dev,
+                device_time=t,
+                subject_id=sid,
+                lat=24.5 + i / 100,
+                lon=118.0,
+                accuracy_m=10,
+                source="gnss",
+            ),
         ):
             items.append(Incoming(topic_for(msg), encode(msg)))
     for dev in ("kiosk-haicang", "kiosk-huli", "edge-haicang"):
@@ -55,8 +75,19 @@ def _fill(env: Env) -> None:
                 path += "350205001/"
             elif sid == "S-350206-0001":
                 path += "350206001/"
-            s.add(Alert(subject_id=sid, node_path=path, kind="lost_contact", episode_key="1", state="open",
-                        evidence=[], summary="no contact", opened_at=NOW, updated_at=NOW))
+            s.add(
+                Alert(
+                    subject_id=sid,
+                    node_path=path,
+                    kind="lost_contact",
+                    episode_key="1",
+                    state="open",
+                    evidence=[],
+                    summary="no contact",
+                    opened_at=NOW,
+                    updated_at=NOW,
+                )
+            )
 
 
 @pytest.mark.parametrize("officer", sorted(EXPECTED))
@@ -109,13 +140,28 @@ def test_users_listing_admin_only_and_scoped(env: Env) -> None:
     """Officers may not list accounts; the province admin sees all accounts."""
     assert env.client.get("/api/v1/users", headers=env.login("huli.officer")).status_code == 403
     names = {u["username"] for u in env.client.get("/api/v1/users", headers=env.login("prov.admin")).json()}
-    assert names == {"prov.admin", "city.officer", "haicang.officer", "huli.officer", "haicang.town", "huli.viewer"}
+    assert names == {
+        "prov.admin",
+        "city.officer",
+        "haicang.officer",
+        "huli.officer",
+        "haicang.town",
+        "huli.viewer",
+    }
 
 
 def test_viewer_cannot_register_subjects(env: Env) -> None:
     """The viewer role reads only."""
-    body = {"id": "S-X", "name": "x", "id_number": "350206198805120011", "node": "350206", "category": "probation",
-            "supervision_level": "normal", "term_start": "2026-01-01", "term_end": "2027-01-01"}
+    body = {
+        "id": "S-X",
+        "name": "x",
+        "id_number": "350206198805120011",
+        "node": "350206",
+        "category": "probation",
+        "supervision_level": "normal",
+        "term_start": "2026-01-01",
+        "term_end": "2027-01-01",
+    }
     r = env.client.post("/api/v1/subjects", json=body, headers=env.login("huli.viewer"))
     assert r.status_code == 403
     assert "admin or officer" in r.json()["error"]
@@ -123,9 +169,16 @@ def test_viewer_cannot_register_subjects(env: Env) -> None:
 
 def test_officer_cannot_register_in_sibling_county(env: Env) -> None:
     """Registration at a node outside the officer's subtree is refused."""
-    body = {"id": "S-X", "name": "x", "id_number": id_number_for(77, "350206"), "node": "350206",
-            "category": "probation", "supervision_level": "normal", "term_start": "2026-01-01",
-            "term_end": "2027-01-01"}
+    body = {
+        "id": "S-X",
+        "name": "x",
+        "id_number": id_number_for(77, "350206"),
+        "node": "350206",
+        "category": "probation",
+        "supervision_level": "normal",
+        "term_start": "2026-01-01",
+        "term_end": "2027-01-01",
+    }
     r = env.client.post("/api/v1/subjects", json=body, headers=env.login("haicang.officer"))
     assert r.status_code == 403
     assert "outside your jurisdiction" in r.json()["error"]

@@ -100,11 +100,7 @@ class Central:
         """Every message received so far (optionally of one topic kind), decoded with the contract."""
         with self._changed:
             messages = list(self.messages)
-        return [
-            decode(m.topic, bytes(m.payload))
-            for m in messages
-            if kind is None or m.topic.endswith("/" + kind)
-        ]
+        return [decode(m.topic, bytes(m.payload)) for m in messages if kind is None or m.topic.endswith("/" + kind)]
 
     def event_ids(self) -> list[uuid.UUID]:
         """Event ids of the fixes received so far, in arrival order, duplicates included."""

@@ -12,7 +12,14 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from contracts import Message, RollcallStart, Status, cmd_topic, decode, dev_topic, encode
-from tests.integration.uplink.helpers import CENTRAL_PASSWORD, Central, DeviceProcess, event_id, fix, wait_until
+from tests.integration.uplink.helpers import (
+    CENTRAL_PASSWORD,
+    Central,
+    DeviceProcess,
+    event_id,
+    fix,
+    wait_until,
+)
 from tests.support.mosquitto import Mosquitto
 from uplink.client import Uplink
 from uplink.config import UplinkConfig
@@ -223,9 +230,7 @@ def rollcall(device_id: str, rollcall_id: str) -> RollcallStart:
     )
 
 
-def test_command_sent_while_offline_arrives_after_reconnect(
-    central: Central, device_config: MakeConfig
-) -> None:
+def test_command_sent_while_offline_arrives_after_reconnect(central: Central, device_config: MakeConfig) -> None:
     """The persistent session keeps a command for an offline device and delivers it when it returns."""
     config = device_config()
     with Uplink(config) as uplink:
@@ -272,9 +277,7 @@ def test_bad_commands_and_failing_handlers_do_not_stop_the_next_command(
         central.publish(topic, encode(rollcall("kiosk-01", "RC-2")))
         assert done.wait(15)
     assert handled == ["RC-boom", "RC-2"]
-    assert (
-        "invalid command on corr/v1/cmd/kiosk-01/rollcall ignored: field 'event_id': missing" in caplog.text
-    )
+    assert "invalid command on corr/v1/cmd/kiosk-01/rollcall ignored: field 'event_id': missing" in caplog.text
     assert "handler for 'rollcall' failed" in caplog.text
     assert "RuntimeError: handler bug" in caplog.text
 
@@ -326,9 +329,7 @@ def test_outbox_full_is_raised_when_the_bound_is_reached_with_the_broker_down(
         with pytest.raises(OutboxFull, match="outbox holds 19 events, its limit"):
             uplink.send_many([fix("kiosk-01", 19), fix("kiosk-01", 20)])
         uplink.send(fix("kiosk-01", 19))
-        with pytest.raises(
-            OutboxFull, match=r"^outbox holds 20 events, its limit: the device must slow down"
-        ) as info:
+        with pytest.raises(OutboxFull, match=r"^outbox holds 20 events, its limit: the device must slow down") as info:
             uplink.send(fix("kiosk-01", 20))
         assert (info.value.depth, info.value.limit) == (20, 20)
         assert uplink.stats()["depth"] == 20

@@ -1,0 +1,1 @@
+"""`make demo`: the whole system on one machine (central + broker + a simulated device)."""

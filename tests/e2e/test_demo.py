@@ -1,0 +1,28 @@
+"""`make demo` as a newcomer runs it: the whole system starts, events reach the officer API, it stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_check(tmp_path: Path) -> None:
+    """`python -m demo --check` starts broker, central and a kiosk, sees its events through the API, exits 0."""
+    env = {**os.environ, "CORR_DEMO_DIR": str(tmp_path / "demo")}
+    r = subprocess.run(
+        [sys.executable, "-m", "demo", "--check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "reached the API" in r.stdout and "kiosk-haicang-01" in r.stdout
+    assert "officer      prov.admin / demo-" in r.stdout
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout
+    assert leftovers.strip() == "", f"processes left running: {leftovers}"
