@@ -1,6 +1,6 @@
 """The wire between devices and central: MQTT topics, message models (contract v1), JSON codec."""
 
-from contracts.codec import MAX_PAYLOAD_BYTES, decode, decode_object, encode
+from contracts.codec import MAX_PAYLOAD_BYTES, decode, decode_object, decode_with_object, encode
 from contracts.errors import ContractError
 from contracts.messages import (
     Checkin,
@@ -50,6 +50,7 @@ __all__ = [
     "cmd_topic",
     "decode",
     "decode_object",
+    "decode_with_object",
     "dev_topic",
     "encode",
     "is_device_id",

@@ -23,9 +23,9 @@ from contracts.messages import MODEL_FOR_TYPE
 from contracts.topics import TYPE_FOR_KIND
 
 device_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", fullmatch=True)
-idents = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=40
-).filter(lambda s: s == s.strip())
+idents = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=40).filter(
+    lambda s: s == s.strip()
+)
 zones = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
 timestamps = st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2100, 1, 1), timezones=zones)
 sha256s = st.text("0123456789abcdef", min_size=64, max_size=64)
@@ -197,9 +197,7 @@ def messages_with_extras(draw: st.DrawFn) -> tuple[Message, dict[str, Any]]:
     """A valid message carrying extra (optional, unknown) fields, and those fields."""
     message = draw(messages)
     known = set(type(message).model_fields)
-    extras = draw(
-        st.dictionaries(texts.filter(lambda k: k not in known), json_values, min_size=1, max_size=4)
-    )
+    extras = draw(st.dictionaries(texts.filter(lambda k: k not in known), json_values, min_size=1, max_size=4))
     with_extras = type(message).model_validate({**message.model_dump(), **extras})
     return with_extras, extras
 
@@ -235,3 +233,15 @@ def deliveries(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         obj["v"] = 1
         obj["type"] = draw(st.sampled_from(sorted(MODEL_FOR_TYPE)))
     return draw(topics), obj
+
+
+# Any JSON value, including text with unusual code points (for the codec's fast path).
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(blacklist_categories=()), max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=60,
+)

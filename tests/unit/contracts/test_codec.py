@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts import MAX_PAYLOAD_BYTES, ContractError, Fix, decode, decode_object, encode, topic_for
+from contracts import MAX_PAYLOAD_BYTES, ContractError, Fix, codec, decode, decode_object, encode, topic_for
 from tests.unit.contracts.samples import DELETE, FIX_EXAMPLE, SAMPLES, TOPICS, sample, wire
-from tests.unit.contracts.strategies import deliveries, messages, messages_with_extras, topics
+from tests.unit.contracts.strategies import deliveries, json_values, messages, messages_with_extras, topics
 
 FIX_TOPIC = TOPICS["fix"]
 
@@ -178,8 +178,7 @@ def test_overflowing_number():
 def test_topic_type_mismatch():
     """A message on another type's topic is refused."""
     assert reason_of("corr/v1/dev/gw-gt06-01/sighting", FIX_EXAMPLE) == (
-        "field 'type': 'fix' does not belong on topic 'corr/v1/dev/gw-gt06-01/sighting', "
-        "expected 'sighting' there"
+        "field 'type': 'fix' does not belong on topic 'corr/v1/dev/gw-gt06-01/sighting', expected 'sighting' there"
     )
     assert reason_of("corr/v1/dev/kiosk-siming-02/rollcall", wire("rollcall_start")).startswith(
         "field 'type': 'rollcall_start' does not belong on topic 'corr/v1/dev/kiosk-siming-02/rollcall', "
@@ -371,3 +370,18 @@ def test_json_ish_objects_raise_only_contract_errors(delivery, as_text):
     payload = text if as_text else text.encode("utf-8", "surrogatepass")
     with contextlib.suppress(ContractError):
         decode(topic, payload, now=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@given(st.dictionaries(st.text(max_size=6), json_values, max_size=5), st.booleans())
+def test_plain_text_fast_path_agrees_with_the_tree_walk(obj, ascii_only):
+    """Whenever `_parse` lets a payload skip the tree walk, the full walk would have accepted it too."""
+    try:
+        text = json.dumps(obj, ensure_ascii=ascii_only)
+    except UnicodeEncodeError:
+        return
+    try:
+        parsed, plain = codec._parse(text.encode("utf-8", "surrogatepass"))
+    except ContractError:
+        return
+    if plain:
+        codec._check_tree(parsed)  # must not raise

@@ -63,9 +63,7 @@ def test_sighting_example_from_the_architecture_page():
     """The sighting example decodes once its elided event id ("5d1c…") is written out in full."""
     with pytest.raises(ContractError, match=r"field 'event_id': must be a UUID such as .*, got '5d1c…'"):
         decode("corr/v1/dev/edge-haicang-01/sighting", SIGHTING_EXAMPLE)
-    sighting = decode(
-        "corr/v1/dev/edge-haicang-01/sighting", SIGHTING_EXAMPLE.replace("5d1c…", SIGHTING_EVENT_ID)
-    )
+    sighting = decode("corr/v1/dev/edge-haicang-01/sighting", SIGHTING_EXAMPLE.replace("5d1c…", SIGHTING_EVENT_ID))
     assert isinstance(sighting, Sighting)
     assert (sighting.camera_id, sighting.subject_id, sighting.score) == (
         "hall-entrance",
