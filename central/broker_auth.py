@@ -84,7 +84,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write_broker_files(accounts: Iterable[BrokerAccount], password_file: Path, acl_file: Path) -> None:
-    """Atomically rewrite the broker's password file and ACL; send the broker SIGHUP to reload them."""
+    """Atomically rewrite the broker's password file and ACL (`reload_broker` then tells the broker)."""
     accounts = list(accounts)
     _atomic_write(password_file, render_password_file(accounts))
     _atomic_write(acl_file, render_acl_file(accounts))
@@ -98,7 +98,13 @@ def reload_broker(pid_file: Path | None) -> bool:
         return False
     try:
         pid = int(pid_file.read_text().strip())
+    except ValueError:
+        return False
+    if pid <= 1:
+        # 0 would signal our own process group, -1 every process we may signal, 1 is init.
+        return False
+    try:
         os.kill(pid, signal.SIGHUP)
-    except (ValueError, ProcessLookupError, PermissionError):
+    except (ProcessLookupError, PermissionError):
         return False
     return True

@@ -31,7 +31,7 @@ class MqttSection(BaseModel):
     host: str = Field("127.0.0.1", title="broker host")
     port: int = Field(1883, title="broker port", ge=1, le=65535)
     username: str = Field("central", title="central's broker login")
-    password: str = Field("", title="central's broker password")
+    password: str = Field("", title="central's broker password", repr=False)
     client_id: str = Field("central-ingest-1", title="MQTT client id of this ingest worker (unique per worker)")
     session_expiry_s: int = Field(7 * 24 * 3600, title="how long the broker keeps this worker's queue while it is away")
     password_file: Path | None = Field(None, title="Mosquitto password file central writes")
@@ -44,9 +44,9 @@ class SecuritySection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    data_key: str = Field(..., title="base64 of 32 random bytes: AES-256-GCM key for personal data at rest")
-    hmac_key: str = Field(..., title="base64 of 32 random bytes: HMAC key for ID-number lookup")
-    audit_key: str = Field(..., title="base64 of 32 random bytes: HMAC key of the audit hash chain")
+    data_key: str = Field(..., title="base64 of 32 random bytes: AES-256-GCM key for personal data at rest", repr=False)
+    hmac_key: str = Field(..., title="base64 of 32 random bytes: HMAC key for ID-number lookup", repr=False)
+    audit_key: str = Field(..., title="base64 of 32 random bytes: HMAC key of the audit hash chain", repr=False)
     token_ttl_s: int = Field(8 * 3600, title="lifetime of an officer's login token, seconds", ge=60)
     max_failed_logins: int = Field(5, title="failed logins in a row before the account locks", ge=1)
     lockout_s: int = Field(15 * 60, title="how long a locked account stays locked, seconds", ge=1)
@@ -92,21 +92,35 @@ class CentralConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     db_url: str = Field("sqlite:///central.db", title="SQLAlchemy database URL")
-    mqtt: MqttSection = Field(default_factory=MqttSection)
-    security: SecuritySection
-    ingest: IngestSection = Field(default_factory=IngestSection)
-    api: ApiSection = Field(default_factory=ApiSection)
+    mqtt: MqttSection = Field(default_factory=MqttSection, title="broker connection and files")
+    security: SecuritySection = Field(title="keys and login policy")
+    ingest: IngestSection = Field(default_factory=IngestSection, title="ingest batching")
+    api: ApiSection = Field(default_factory=ApiSection, title="HTTP server")
+
+
+_SECRET_KEYS = {"password", "data_key", "hmac_key", "audit_key"}
+
+
+def _is_section(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     # CORR_* is shared by every role (kiosk, edge, demo, ...): take only the variables whose first
-    # part names a key of central's config; a typo inside a known section is still an error.
+    # part names a key of central's config; a typo inside a known section is still an error, and so
+    # is a near miss such as CORR_MQTT_PORT (one underscore) that would otherwise pass unnoticed.
     out: dict[str, Any] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
         if path[0] not in CentralConfig.model_fields:
+            for section, field in CentralConfig.model_fields.items():
+                if path[0].startswith(section + "_") and _is_section(field.annotation):
+                    raise ConfigError(
+                        f"environment {name}: not a key; nested keys take two underscores, "
+                        f"e.g. CORR_{section.upper()}__{path[0][len(section) + 1 :].upper()}"
+                    )
             continue
         node = out
         for part in path[:-1]:
@@ -125,12 +139,22 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _describe(exc: ValidationError, source: str) -> str:
+def _describe(exc: ValidationError, source: str, environ: Mapping[str, str]) -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"])
-        shown = "" if err["type"] == "missing" else f" (got {err.get('input')!r})"
-        lines.append(f"{source}: key '{key}': {err['msg']}{shown}")
+        parts = [str(p) for p in err["loc"]]
+        key = ".".join(parts)
+        env_name = ENV_PREFIX + "__".join(parts).upper()
+        where = f"environment {env_name}" if env_name in environ else source
+        if err["type"] == "missing":
+            shown = ""
+        elif parts and parts[-1] in _SECRET_KEYS:
+            shown = " (value hidden: it is a secret)"
+        else:
+            shown = f" (got {err.get('input')!r})"
+        lines.append(f"{where}: key '{key}': {err['msg']}{shown}")
+        if parts == ["security"] and err["type"] == "missing":
+            lines[-1] += " (needs data_key, hmac_key, audit_key: make them with `corr-central keys`)"
     return "\n".join(lines)
 
 
@@ -152,7 +176,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     try:
         return CentralConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from exc
+        raise ConfigError(_describe(exc, source, environ)) from exc
 
 
 def _toml_value(value: Any) -> str:
@@ -160,7 +184,17 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    out = []
+    for ch in str(value):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")  # TOML basic strings forbid raw control characters
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def dump_toml(config: CentralConfig) -> str:

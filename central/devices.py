@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from central import audit
 from central.broker_auth import BrokerAccount, mosquitto_password_hash, reload_broker, write_broker_files
 from central.db.models import Device
-from central.errors import Conflict, Unauthorized
+from central.errors import Conflict
 from central.nodes import get_node
-from central.security import hash_password, verify_password
+from central.security import hash_password
 
 KINDS = ("kiosk", "edge", "gateway", "tracker", "phone", "central")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -86,11 +86,3 @@ def sync_broker(session: Session, password_file: Path, acl_file: Path, pid_file:
     """Rewrite the broker's password file and ACL from the database; SIGHUP the broker if it runs."""
     write_broker_files(broker_accounts(session), password_file, acl_file)
     return reload_broker(pid_file)
-
-
-def authenticate_device(session: Session, device_id: str, secret: str) -> Device:
-    """The device for an HTTPS request carrying its id and secret, or Unauthorized."""
-    device = session.get(Device, device_id)
-    if device is None or not device.enabled or not verify_password(device.token_hash, secret):
-        raise Unauthorized("unknown device or wrong device secret")
-    return device

@@ -47,7 +47,9 @@ SUBJECTS = [
 
 
 def id_number_for(serial: int, region: str = "350205", birth: str = "19880512") -> str:
-    """A synthetic resident ID number with a correct GB 11643 check character."""
+    """A synthetic resident ID number with a correct GB 11643 check character (serial 0-999)."""
+    if not 0 <= serial <= 999:
+        raise ValueError(f"serial {serial}: the ID number's sequence code has three digits, 0-999")
     body = f"{region}{birth}{serial:03d}"
     return body + _CHECK[sum(int(c) * w for c, w in zip(body, _WEIGHTS, strict=True)) % 11]
 

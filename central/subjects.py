@@ -20,15 +20,15 @@ CATEGORIES = ("control", "probation", "parole", "outside_execution", "deprivatio
 LEVELS = ("strict", "normal", "lenient")
 STATUSES = ("active", "released", "terminated")
 _SUBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_ID_NUMBER = re.compile(r"^\d{17}[\dX]$")
+_ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
 
 def id_number_problem(id_number: str) -> str | None:
     """Why a resident ID number is invalid (GB 11643-1999: 18 characters, MOD 11-2 check), or None."""
-    if not _ID_NUMBER.match(id_number):
-        return "expected 17 digits and a check character (digit or X)"
+    if not _ID_NUMBER.fullmatch(id_number):
+        return "expected 17 ASCII digits and a check character (digit or X)"
     expected = _CHECK[sum(int(c) * w for c, w in zip(id_number[:17], _WEIGHTS, strict=True)) % 11]
     if id_number[17] != expected:
         return f"check character is {id_number[17]}, the first 17 digits give {expected}"

@@ -1,0 +1,1 @@
+"""Self-service kiosk: pure flows, device daemon, Kivy UI, speech (the kiosk issue)."""

@@ -147,9 +147,7 @@ class FakeClient:
     def refuse(self, code: int) -> None:
         """Deliver a failed CONNACK."""
         assert self.on_connect is not None
-        self.on_connect(
-            self, None, mqtt.ConnectFlags(False), ReasonCode(PacketTypes.CONNACK, identifier=code), None
-        )
+        self.on_connect(self, None, mqtt.ConnectFlags(False), ReasonCode(PacketTypes.CONNACK, identifier=code), None)
 
     def drop(self) -> None:
         """The connection breaks."""
@@ -250,9 +248,7 @@ def index(sent: Sent) -> int:
     return int(message.accuracy_m)
 
 
-def test_client_is_configured_for_a_persistent_v5_session(
-    fake: Callable[[], FakeClient], config: Any
-) -> None:
+def test_client_is_configured_for_a_persistent_v5_session(fake: Callable[[], FakeClient], config: Any) -> None:
     """Client id, credentials, clean_start=False with session expiry, backoff, a retained offline will."""
     with Uplink(config(session_expiry_s=3600)) as uplink:
         client = fake()
@@ -428,9 +424,7 @@ def test_nothing_is_handed_out_while_disconnected(fake: Callable[[], FakeClient]
         )
 
 
-def test_publish_status_carries_extra_fields_into_later_heartbeats(
-    fake: Callable[[], FakeClient], config: Any
-) -> None:
+def test_publish_status_carries_extra_fields_into_later_heartbeats(fake: Callable[[], FakeClient], config: Any) -> None:
     """publish_status sends now; its extra fields stay in the periodic heartbeat."""
     with Uplink(config(status_interval_s=0.1)) as uplink:
         client = fake()
@@ -443,9 +437,7 @@ def test_publish_status_carries_extra_fields_into_later_heartbeats(
     assert all(isinstance(s, Status) and s.camera_fps == {"hall": 10.0} for s in statuses[1:])
 
 
-def test_publish_status_refuses_a_bad_field_in_the_caller(
-    fake: Callable[[], FakeClient], config: Any
-) -> None:
+def test_publish_status_refuses_a_bad_field_in_the_caller(fake: Callable[[], FakeClient], config: Any) -> None:
     """A wrong status field fails in publish_status, not later in the sender thread."""
     with Uplink(config()) as uplink, pytest.raises(ValueError, match="camera_fps"):
         uplink.publish_status(camera_fps={"hall": -1.0})
@@ -487,9 +479,7 @@ def test_commands_are_acknowledged_after_their_handler_even_when_bad(
         client.deliver("corr/v1/cmd/kiosk-01/rollcall", encode(good), mid=4)
         assert client.wait_acked(4) == [1, 2, 3, 4]
     assert handled == [boom, good]
-    assert (
-        "invalid command on corr/v1/cmd/kiosk-01/rollcall ignored: payload is not valid JSON" in caplog.text
-    )
+    assert "invalid command on corr/v1/cmd/kiosk-01/rollcall ignored: payload is not valid JSON" in caplog.text
     assert "no handler for command corr/v1/cmd/kiosk-01/gallery" in caplog.text
     assert "RuntimeError: handler bug" in caplog.text
 

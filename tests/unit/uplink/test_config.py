@@ -58,9 +58,7 @@ def test_device_id_must_be_one_topic_level() -> None:
 
 def test_reconnect_range_must_be_ordered() -> None:
     """The longest reconnect delay may not be shorter than the first."""
-    with pytest.raises(
-        ValidationError, match=r"reconnect_max_s \(1.0\) must be at least reconnect_min_s \(5.0\)"
-    ):
+    with pytest.raises(ValidationError, match=r"reconnect_max_s \(1.0\) must be at least reconnect_min_s \(5.0\)"):
         _config(reconnect_min_s=5, reconnect_max_s=1)
 
 

@@ -75,9 +75,7 @@ def test_put_raises_outbox_full_at_the_limit(outbox: Outbox) -> None:
     """The eleventh row of a ten-row outbox is refused with a message naming the depth and limit."""
     for _ in range(10):
         outbox.put("t", b"x")
-    with pytest.raises(
-        OutboxFull, match=r"^outbox holds 10 events, its limit: the device must slow down"
-    ) as info:
+    with pytest.raises(OutboxFull, match=r"^outbox holds 10 events, its limit: the device must slow down") as info:
         outbox.put("t", b"x")
     assert (info.value.depth, info.value.limit) == (10, 10)
     assert outbox.depth() == 10
@@ -196,9 +194,7 @@ def test_wal_mode_and_synchronous_are_set(tmp_path: Path) -> None:
 
 def test_unknown_synchronous_mode_is_refused(tmp_path: Path) -> None:
     """A typo in the synchronous mode fails with the allowed values."""
-    with pytest.raises(
-        ValueError, match="outbox synchronous mode 'FAST' is not one of OFF, NORMAL, FULL, EXTRA"
-    ):
+    with pytest.raises(ValueError, match="outbox synchronous mode 'FAST' is not one of OFF, NORMAL, FULL, EXTRA"):
         Outbox(tmp_path / "o.db", synchronous="FAST")
 
 
