@@ -184,3 +184,31 @@ def test_officer_cannot_register_in_sibling_county(env: Env) -> None:
     assert "outside your jurisdiction" in r.json()["error"]
     r = env.client.post("/api/v1/subjects", json={**body, "node": "350205"}, headers=env.login("haicang.officer"))
     assert r.status_code == 201, r.text
+
+
+def test_admin_listings_scoped_for_a_county_admin(env: Env) -> None:
+    """A county admin's users, audit and dead-letter listings hold only their county's rows."""
+    from central.ingest.store import Incoming
+
+    prov = env.login("prov.admin")
+    body = {"username": "haicang.admin", "password": "long-enough-pw", "role": "admin", "node": "350205"}
+    assert env.client.post("/api/v1/users", json=body, headers=prov).status_code == 201
+    with env.central.sessions.begin() as s:
+        store_batch(
+            s,
+            [Incoming("corr/v1/dev/kiosk-huli/fix", b"{bad"), Incoming("corr/v1/dev/kiosk-haicang/fix", b"[]")],
+            now=NOW,
+        )
+    h = env.login("haicang.admin", "long-enough-pw")
+    users = {u["username"] for u in env.client.get("/api/v1/users", headers=h).json()}
+    assert users == {"haicang.officer", "haicang.town", "haicang.admin"}
+    audit_rows = env.client.get("/api/v1/audit", headers=h, params={"limit": 1000}).json()
+    assert audit_rows and all(
+        r["action"] != "user.create" or r["detail"]["node"].startswith("350205") for r in audit_rows
+    )
+    assert not any(r["actor"] == "huli.officer" for r in audit_rows)
+    dead = env.client.get("/api/v1/dead-letters", headers=h).json()
+    assert [d["device_id"] for d in dead] == ["kiosk-haicang"]
+    assert len(env.client.get("/api/v1/dead-letters", headers=prov).json()) == 2
+    assert env.client.get("/api/v1/audit/verify", headers=h).status_code == 403
+    assert env.client.get("/api/v1/audit/verify", headers=prov).json()["ok"] is True
