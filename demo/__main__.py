@@ -163,7 +163,7 @@ def main() -> int:
                 while not stop.wait(1):
                     for p in procs:
                         if p.proc is not None and p.proc.poll() is not None:
-                            print(f"demo: {' '.join(p.argv[-1:])} exited; see its log", file=sys.stderr)
+                            print(f"demo: corr-central {p.argv[-1]} exited unexpectedly; see its log", file=sys.stderr)
                             stop.set()
                             rc = 1
             except KeyboardInterrupt:

@@ -100,6 +100,7 @@ class Mosquitto:
             [mosquitto_binary(), "-c", str(self.conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             wait_for_port(self.port)

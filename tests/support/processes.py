@@ -29,7 +29,8 @@ class CentralProcess:
     def start(self) -> None:
         """Start (again)."""
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT)
+            # Own session: a terminal's Ctrl-C reaches only the parent, which stops children in order.
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill(self) -> None:
         """SIGKILL: no chance to finish a batch or say goodbye."""
