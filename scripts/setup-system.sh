@@ -14,6 +14,11 @@ have initdb || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missi
 python3 -c "import ensurepip, venv" >/dev/null 2>&1 || missing+=(python3-venv)
 # runuser (util-linux) runs PostgreSQL as the postgres user when the tests run as root
 have runuser || missing+=(util-linux)
+# PyAudio builds from source on Linux: PortAudio headers, a C compiler, Python's headers
+[ -f /usr/include/portaudio.h ] || missing+=(portaudio19-dev)
+have gcc || missing+=(gcc)
+python3 -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+    2>/dev/null || missing+=(python3-dev)
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "system packages: all present"
