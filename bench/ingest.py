@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from central.db.models import Event
 from central.seed import seed
 from contracts import Fix, encode, topic_for
-from tests.support.central import migrated_central
+from tests.support.central import migrated_central, seed_on_broker
 from tests.support.mosquitto import Mosquitto
 from tests.support.postgres import Postgres
 from tests.support.processes import CentralProcess, write_config
@@ -72,25 +72,7 @@ def one_run(db_url: str, events: int, workdir: Path) -> dict[str, float]:
     worker = None
     uplinks: list[Uplink] = []
     try:
-        seeded = seed(
-            central,
-            "bench-password-1",
-            [(d, "kiosk", "350205001") for d in DEVICES] + [("central-ingest", "central", "35")],
-        )
-        for device_id, secret in seeded.device_secrets.items():
-            broker.add_account(device_id, secret, "central" if device_id == "central-ingest" else "device")
-        cfg = central.config.model_copy(
-            update={
-                "mqtt": central.config.mqtt.model_copy(
-                    update={
-                        "host": broker.host,
-                        "port": broker.port,
-                        "username": "central-ingest",
-                        "password": seeded.device_secrets["central-ingest"],
-                    }
-                )
-            }
-        )
+        seeded, cfg = seed_on_broker(central, broker, list(DEVICES))
         worker = CentralProcess(write_config(cfg, workdir / "central.toml"), "ingest", log=workdir / "ingest.log")
         worker.start()
         per_device = events // len(DEVICES)

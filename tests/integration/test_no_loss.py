@@ -16,9 +16,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from central.db.models import Event
-from central.seed import seed
 from contracts import Fix
-from tests.support.central import migrated_central
+from tests.support.central import migrated_central, seed_on_broker
 from tests.support.mosquitto import Mosquitto
 from tests.support.processes import CentralProcess, write_config
 from uplink import Uplink, UplinkConfig
@@ -46,26 +45,7 @@ def test_ten_thousand_events_through_broker_restarts_and_worker_kill(
 ) -> None:
     """10 000 events arrive exactly once despite two broker restarts and a SIGKILLed ingest worker."""
     central = migrated_central(db_url)
-    seeded = seed(
-        central,
-        "not-used-here-pw",
-        [(d, "kiosk", "350205001") for d in DEVICES] + [("central-ingest", "central", "35")],
-    )
-    for device_id, secret in seeded.device_secrets.items():
-        broker.add_account(device_id, secret, "central" if device_id == "central-ingest" else "device")
-    cfg = central.config.model_copy(
-        update={
-            "mqtt": central.config.mqtt.model_copy(
-                update={
-                    "host": broker.host,
-                    "port": broker.port,
-                    "username": "central-ingest",
-                    "password": seeded.device_secrets["central-ingest"],
-                    "client_id": "central-ingest-1",
-                }
-            )
-        }
-    )
+    seeded, cfg = seed_on_broker(central, broker, list(DEVICES))
     worker = CentralProcess(write_config(cfg, tmp_path / "central.toml"), "ingest", log=tmp_path / "ingest.log")
     worker.start()
 

@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 
 from central.db.models import DeadLetter, Event
 from central.ingest.worker import IngestWorker
-from central.seed import seed
-from tests.support.central import migrated_central
+from tests.support.central import migrated_central, seed_on_broker
 from tests.support.mosquitto import Mosquitto
 
 GOOD = {
@@ -46,25 +45,7 @@ def test_bad_messages_over_mqtt_are_dead_lettered_and_ingest_continues(
 ) -> None:
     """Malformed, oversize, wrong-version and mis-addressed messages land in dead_letter; valid ones still land."""
     central = migrated_central(db_url)
-    seeded = seed(
-        central,
-        "unused-password",
-        [("kiosk-haicang", "kiosk", "350205001"), ("central-ingest", "central", "35")],
-    )
-    for device_id, secret in seeded.device_secrets.items():
-        broker.add_account(device_id, secret, "central" if device_id == "central-ingest" else "device")
-    central.config = central.config.model_copy(
-        update={
-            "mqtt": central.config.mqtt.model_copy(
-                update={
-                    "host": broker.host,
-                    "port": broker.port,
-                    "username": "central-ingest",
-                    "password": seeded.device_secrets["central-ingest"],
-                }
-            )
-        }
-    )
+    seeded, central.config = seed_on_broker(central, broker, ["kiosk-haicang"])
     worker = IngestWorker(central)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
