@@ -130,6 +130,7 @@ class Device(Base):
     last_seen: Mapped[datetime | None]
     status: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+    subject_id: Mapped[str | None] = mapped_column(ForeignKey("subject.id"), index=True)  # a tracker's wearer
 
 
 class Event(Base):

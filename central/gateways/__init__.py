@@ -1,0 +1,1 @@
+"""Tracker gateways: TCP servers speaking a tracker's own protocol, feeding the normal ingest path."""
