@@ -178,6 +178,7 @@ def devices_add(
     node: Annotated[str, typer.Option()],
     description: str = "",
     secret: Annotated[str | None, typer.Option(help="default: a random one")] = None,
+    subject: Annotated[str | None, typer.Option(help="the subject who wears it (trackers)")] = None,
 ) -> None:
     """Register a device, print its secret once, and rewrite the broker's password file and ACL."""
     from central.devices import add_device, sync_broker
@@ -193,6 +194,7 @@ def devices_add(
                 node_code=node,
                 description=description,
                 secret=secret,
+                subject_id=subject,
             )
             reloaded = _sync(s, sync_broker)
     except Exception as exc:
@@ -241,6 +243,34 @@ def audit_verify(
         return
     typer.echo(f"AUDIT CHAIN BROKEN: {r.problem} (checked {r.rows} rows)", err=True)
     raise typer.Exit(1)
+
+
+@app.command("gt06-gateway")
+def gt06_gateway(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",  # noqa: S104
+    port: Annotated[int, typer.Option(help="TCP port (5023 is the usual GT06 port)")] = 5023,
+    utc_offset: Annotated[str, typer.Option(help="zone of tracker clocks whose login does not say")] = "+00:00",
+) -> None:
+    """Run the GT06 tracker gateway: positions and alarms into the event log, as ingest stores them."""
+    import asyncio
+
+    from central.gateways.gt06 import serve as serve_gateway
+    from peripherals.tracker.gt06 import parse_offset
+
+    c = _central()
+    try:
+        offset = parse_offset(utc_offset)
+    except ValueError as exc:
+        raise _fail(exc) from exc
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_gateway(c.sessions, host, port, offset, stop)
+
+    asyncio.run(run())
 
 
 @app.command()

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from central import audit
 from central.broker_auth import BrokerAccount, mosquitto_password_hash, reload_broker, write_broker_files
-from central.db.models import Device
-from central.errors import Conflict
+from central.db.models import Device, Subject
+from central.errors import Conflict, NotFound
 from central.nodes import get_node
+from central.scoping import path_within
 from central.security import hash_password
 
 KINDS = ("kiosk", "edge", "gateway", "tracker", "phone", "central")
@@ -40,8 +41,13 @@ def add_device(
     description: str = "",
     secret: str | None = None,
     actor: str = "cli",
+    subject_id: str | None = None,
 ) -> NewDevice:
-    """Register a device; its secret is stored only as hashes (argon2 for HTTPS, PBKDF2 for Mosquitto)."""
+    """Register a device; its secret is stored only as hashes (argon2 for HTTPS, PBKDF2 for Mosquitto).
+
+    `subject_id` links a worn device (a tracker) to its wearer, who must belong to the device's node
+    or below, so a tracker's positions land in the wearer's jurisdiction.
+    """
     if not _DEVICE_ID.match(device_id):
         raise ValueError(f"device id {device_id!r}: letters, digits, '_', '.', '-' (max 64), no '/', '+' or '#'")
     if kind not in KINDS:
@@ -49,6 +55,14 @@ def add_device(
     if session.get(Device, device_id) is not None:
         raise Conflict(f"device {device_id} exists already")
     node = get_node(session, node_code)
+    if subject_id is not None:
+        wearer = session.get(Subject, subject_id)
+        if wearer is None:
+            raise NotFound(f"no subject {subject_id} to link device {device_id} to")
+        if not path_within(wearer.node_path, node.path):
+            raise ValueError(
+                f"subject {subject_id} is not under node {node_code}, where device {device_id} is registered"
+            )
     secret = secret or secrets.token_urlsafe(24)
     device = Device(
         id=device_id,
@@ -60,6 +74,7 @@ def add_device(
         token_hash=hash_password(secret),
         enabled=True,
         online=False,
+        subject_id=subject_id,
         status={},
         created_at=datetime.now(UTC),
     )
@@ -71,7 +86,8 @@ def add_device(
         actor=actor,
         action="device.add",
         node_path=node.path,
-        detail={"device_id": device_id, "kind": kind},
+        subject_id=subject_id,
+        detail={"device_id": device_id, "kind": kind, "subject_id": subject_id},
     )
     return NewDevice(device, secret)
 

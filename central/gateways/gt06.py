@@ -62,14 +62,13 @@ EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:corr:gateway:gt06")
 # GT06 sends no HDOP; the contract needs an accuracy, so a fixed GNSS figure stands in for it.
 NOMINAL_ACCURACY_M = 15.0
 # GT06 alarm names (peripherals.tracker.gt06.ALARM_CODES / TERMINAL_ALARMS) → contract alarm kind and
-# detail. Contract v1 has no "sos": an SOS goes out as "tamper", the kind officers act on at once,
-# with the detail saying what it really is. Fences, speed and vibration are not device alarms:
+# detail. Fences, speed and vibration are not device alarms:
 # central's rules judge positions themselves.
 DEVICE_ALARMS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "tamper": ("tamper", "tracker opened or taken apart"),
         "removed": ("tamper", "strap removed"),
-        "sos": ("tamper", "SOS button pressed (contract v1 has no 'sos' kind)"),
+        "sos": ("sos", "SOS button pressed"),
         "low_battery": ("low_battery", "battery low"),
         "power_cut": ("power_off", "external power cut, running on its battery"),
         "power_off": ("power_off", "tracker switched off"),

@@ -120,3 +120,54 @@ def test_openapi_served(conf: Path) -> None:
             assert client.get("/docs").status_code == 200
     finally:
         central.close()
+
+
+def test_tracker_linked_by_cli_reports_through_the_gateway_command(conf: Path, tmp_path: Path) -> None:
+    """`devices add --subject` links a tracker; `gt06-gateway` stores its positions against that subject."""
+    from peripherals.tracker.sim import imei_for, run_fleet
+    from tests.support.ports import free_port, wait_for_port
+    from tests.support.processes import CentralProcess
+
+    for args in (
+        ["nodes", "add", "35", "--name", "省", "--level", "province"],
+        ["nodes", "add", "3502", "--name", "市", "--level", "city", "--parent", "35"],
+        [
+            "subjects",
+            "add",
+            "S-1",
+            "--name",
+            "张伟",
+            "--id-number",
+            "11010519491231002X",
+            "--node",
+            "3502",
+            "--category",
+            "probation",
+            "--level",
+            "normal",
+            "--term-start",
+            "2026-01-01",
+            "--term-end",
+            "2027-01-01",
+        ],
+    ):
+        assert _cli(conf, *args).returncode == 0
+    imei = imei_for(7)
+    refused = _cli(conf, "devices", "add", imei, "--kind", "tracker", "--node", "3502", "--subject", "S-404")
+    assert refused.returncode == 1 and "no subject S-404" in refused.stderr
+    assert _cli(conf, "devices", "add", imei, "--kind", "tracker", "--node", "3502", "--subject", "S-1").returncode == 0
+
+    port = free_port()
+    gateway = CentralProcess(conf, "gt06-gateway", "--host", "127.0.0.1", "--port", str(port), log=tmp_path / "gw.log")
+    gateway.start()
+    try:
+        wait_for_port(port, timeout=30)
+        report = run_fleet("127.0.0.1", port, 1, 5, first_index=7)
+        assert report.completed == 1 and report.positions == 5, report.errors
+    finally:
+        assert gateway.stop() == 0, gateway.output()
+    engine = create_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT subject_id, tracker_serial FROM fix")).all()
+    engine.dispose()
+    assert len(rows) == 5 and {tuple(r) for r in rows} == {("S-1", imei)}

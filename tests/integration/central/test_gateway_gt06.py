@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from sqlalchemy import func, insert, select, update
@@ -19,6 +19,7 @@ from central.gateways.gt06 import DEVICE_ALARMS, Gt06Gateway, Tracker, event_id,
 from central.nodes import add_node, get_node
 from central.seed import NODES, SUBJECTS, id_number_for
 from central.subjects import register_subject
+from contracts.messages import AlarmKind
 from peripherals.tracker import gt06
 from peripherals.tracker.gt06 import Alarm, CellTowers, GpsFix, Location, Terminal
 from peripherals.tracker.sim import (
@@ -160,7 +161,7 @@ def test_alarms_become_device_alarms(central: Central) -> None:
     by_source = {a["gt06_alarm"]: a for a in alarms}
     assert set(by_source) == {"removed", "sos", "low_battery"}  # overspeed is for the rules, not a device alarm
     assert by_source["removed"]["kind"] == "tamper" and "strap removed" in by_source["removed"]["detail"]
-    assert by_source["sos"]["kind"] == "tamper" and "SOS button pressed" in by_source["sos"]["detail"]
+    assert by_source["sos"]["kind"] == "sos" and "SOS button pressed" in by_source["sos"]["detail"]
     assert by_source["low_battery"]["kind"] == "low_battery"
     assert {(a["subject_id"], a["device_id"]) for a in alarms} == {(SUBJECT, TRACKER)}
     assert count(central, Fix) == 4 + 4  # a position per session, and every alarm frame carried a GNSS fix too
@@ -300,4 +301,4 @@ def test_alarm_without_a_usable_clock_is_stamped_when_received() -> None:
 
 def test_every_mapped_alarm_is_a_contract_kind() -> None:
     """The alarm table only names kinds contract v1 knows."""
-    assert {kind for kind, _ in DEVICE_ALARMS.values()} <= {"tamper", "low_battery", "power_off", "sensor_fault"}
+    assert {kind for kind, _ in DEVICE_ALARMS.values()} <= set(get_args(AlarmKind))

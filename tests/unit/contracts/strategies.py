@@ -135,7 +135,7 @@ def device_alarms(draw: st.DrawFn) -> DeviceAlarm:
     """Valid device alarms."""
     return DeviceAlarm(
         **_envelope(draw),
-        kind=draw(st.sampled_from(["tamper", "low_battery", "power_off", "sensor_fault"])),
+        kind=draw(st.sampled_from(["tamper", "low_battery", "power_off", "sensor_fault", "sos"])),
         detail=draw(st.none() | texts),
         subject_id=draw(st.none() | idents),
     )

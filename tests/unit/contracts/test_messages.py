@@ -236,7 +236,12 @@ VIOLATIONS = [
     ("fix", {"heading_deg": 360}, "heading_deg", "must be at least 0 and less than 360, got 360.0"),
     ("fix", {"heading_deg": -1}, "heading_deg", "must be at least 0 and less than 360, got -1.0"),
     # device alarm
-    ("device_alarm", {"kind": "fire"}, "kind", "must be one of 'tamper', 'low_battery', 'power_off' or"),
+    (
+        "device_alarm",
+        {"kind": "fire"},
+        "kind",
+        "must be one of 'tamper', 'low_battery', 'power_off', 'sensor_fault' or 'sos', got 'fire'",
+    ),
     ("device_alarm", {"detail": 5}, "detail", "must be a string, got 5"),
     # status
     ("status", {"online": 1}, "online", "must be true or false, got 1"),
