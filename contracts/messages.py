@@ -360,7 +360,10 @@ class DeviceAlarm(Envelope):
     """A device reporting trouble: tampering, low battery, power off or a failed sensor."""
 
     type: Literal["device_alarm"] = Field(default="device_alarm", title="Message type", description="'device_alarm'")
-    kind: AlarmKind = Field(title="Alarm kind", description="'tamper', 'low_battery', 'power_off', 'sensor_fault' or 'sos' (the wearer pressed the SOS button)")
+    kind: AlarmKind = Field(
+        title="Alarm kind",
+        description="'tamper', 'low_battery', 'power_off', 'sensor_fault' or 'sos' (SOS button pressed)",
+    )
     detail: str | None = Field(default=None, title="Detail", description="free text for the officer, or null")
     subject_id: Ident | None = Field(
         default=None, title="Subject id", description="the subject wearing the device, if any, or null"
