@@ -1,9 +1,10 @@
 """Run the whole system on one machine until Ctrl-C.
 
 Mosquitto on a free port (its password file and ACL written by central), central on
-SQLite with a seeded jurisdiction tree, officers and subjects, `corr-central serve` and
-`corr-central ingest` as their own processes, and a simulated kiosk publishing through
-`uplink`. It uses the same real servers the tests start (tests/support).
+SQLite with a seeded jurisdiction tree, officers and subjects, `corr-central serve`,
+`corr-central ingest` and `corr-central gt06-gateway` as their own processes, a simulated
+kiosk publishing through `uplink`, and a simulated GT06 wristband tracker worn by
+S-350205-0001 reporting its walk to the gateway over TCP. It uses the same real servers the tests start (tests/support).
 
     python -m demo            # run until Ctrl-C
     python -m demo --check    # start, prove events flow to the API, stop (used by tests/e2e)
@@ -12,6 +13,7 @@ SQLite with a seeded jurisdiction tree, officers and subjects, `corr-central ser
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import shutil
@@ -20,15 +22,16 @@ import sys
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
 from central.db.migrate import upgrade
-from central.devices import sync_broker
+from central.devices import add_device, sync_broker
 from central.seed import seed
 from contracts import Checkin, Fix
+from peripherals.tracker.sim import SimTracker, imei_for, run_tracker
 from tests.support.central import make_config
 from tests.support.mosquitto import Mosquitto
 from tests.support.ports import free_port, wait_for_port
@@ -38,6 +41,8 @@ from uplink import Uplink, UplinkConfig
 WORKDIR = Path(os.environ.get("CORR_DEMO_DIR", ".demo"))
 OFFICER = "prov.admin"
 KIOSK = "kiosk-haicang-01"
+WEARER = "S-350205-0001"
+TRACKER_IMEI = imei_for(1)
 
 
 def _kiosk_loop(uplink: Uplink, stop: threading.Event) -> None:
@@ -83,6 +88,17 @@ def _kiosk_loop(uplink: Uplink, stop: threading.Event) -> None:
         i += 1
 
 
+def _tracker_loop(port: int, stop: threading.Event) -> None:
+    """A wristband: a short GT06 session (login, three positions, heartbeat) every few seconds."""
+    tracker = SimTracker(TRACKER_IMEI, start=datetime.now(UTC), interval=timedelta(seconds=3))
+    while not stop.is_set():
+        try:
+            asyncio.run(run_tracker("127.0.0.1", port, tracker, 3))
+        except OSError as exc:
+            print(f"demo: tracker could not reach the gateway: {exc}", file=sys.stderr)
+        stop.wait(9)
+
+
 def main() -> int:
     """Start everything, print how to log in, wait for Ctrl-C (or run the check), stop everything."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,6 +129,15 @@ def main() -> int:
     central = Central.from_config(cfg)
     seeded = seed(central, password, [(KIOSK, "kiosk", "350205001"), ("central-ingest", "central", "35")])
     with central.sessions.begin() as s:
+        add_device(
+            s,
+            central.audit_key,
+            device_id=TRACKER_IMEI,
+            kind="tracker",
+            node_code="350205001",
+            subject_id=WEARER,
+            description="GT06 wristband (simulated)",
+        )
         sync_broker(s, broker.password_file, broker.acl_file)
     central.close()
     cfg = cfg.model_copy(
@@ -127,7 +152,9 @@ def main() -> int:
     try:
         broker.start()
         print(f"demo: Mosquitto on {broker.host}:{broker.port} (log {broker.log_file})")
-        for name, argv in (("serve", ["serve"]), ("ingest", ["ingest"])):
+        gt06_port = free_port()
+        gateway_argv = ["gt06-gateway", "--host", "127.0.0.1", "--port", str(gt06_port)]
+        for name, argv in (("serve", ["serve"]), ("ingest", ["ingest"]), ("gt06", gateway_argv)):
             p = CentralProcess(conf, *argv, log=WORKDIR / f"{name}.log")
             p.start()
             procs.append(p)
@@ -144,6 +171,8 @@ def main() -> int:
         )
         uplink.start()
         threading.Thread(target=_kiosk_loop, args=(uplink, stop), daemon=True).start()
+        wait_for_port(gt06_port, timeout=30)
+        threading.Thread(target=_tracker_loop, args=(gt06_port, stop), daemon=True).start()
         base = f"http://127.0.0.1:{api_port}"
         print()
         print(f"  API          {base}   (OpenAPI: {base}/docs)")
@@ -152,7 +181,8 @@ def main() -> int:
             f"  try          curl -s -X POST {base}/api/v1/auth/login -H 'content-type: application/json' "
             f'-d \'{{"username":"{OFFICER}","password":"{password}"}}\''
         )
-        print(f"  logs         {WORKDIR}/serve.log {WORKDIR}/ingest.log")
+        print(f"  tracker      GT06 gateway on 127.0.0.1:{gt06_port}, wristband {TRACKER_IMEI} worn by {WEARER}")
+        print(f"  logs         {WORKDIR}/serve.log {WORKDIR}/ingest.log {WORKDIR}/gt06.log")
         print()
         if args.check:
             rc = _check(base, password)
@@ -186,11 +216,16 @@ def _check(base: str, password: str) -> int:
         headers = {"Authorization": f"Bearer {token}"}
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            types = {e["type"] for e in http.get("/api/v1/events", headers=headers).json()}
-            if {"checkin", "fix", "status"} <= types:
+            events = http.get("/api/v1/events", headers=headers, params={"limit": 1000}).json()
+            types = {e["type"] for e in events}
+            from_tracker = any(e["device_id"] == TRACKER_IMEI and e["subject_id"] == WEARER for e in events)
+            if {"checkin", "fix", "status"} <= types and from_tracker:
                 devices = http.get("/api/v1/devices", headers=headers).json()
                 online = [d["id"] for d in devices if d["online"]]
-                print(f"demo check: events {sorted(types)} reached the API; devices online: {online}")
+                print(
+                    f"demo check: events {sorted(types)} reached the API, the wristband's positions too; "
+                    f"devices online: {online}"
+                )
                 return 0 if KIOSK in online else 1
             time.sleep(0.5)
     print("demo check: events did not reach the API within 60 s", file=sys.stderr)
