@@ -33,6 +33,8 @@ e2e: setup
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/protocols.py
+	$(PY) bench/vision.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -20,4 +20,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[central,kiosk,edge,dev]"
+# insightface (face alignment, buffalo packs) without its dependency on the GUI build of OpenCV,
+# which would overwrite opencv-python-headless; its other requirements are in the extras.
+.venv/bin/python -m pip install --quiet --no-deps "insightface==2.1"
 echo "virtualenv ready: .venv ($(.venv/bin/python --version))"

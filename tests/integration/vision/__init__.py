@@ -1,0 +1,1 @@
+"""Integration tests of the vision package with the real models and test photos."""

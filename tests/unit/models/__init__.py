@@ -1,0 +1,1 @@
+"""Unit tests of models/fetch.py against a local HTTP server."""

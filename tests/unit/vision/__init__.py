@@ -1,0 +1,1 @@
+"""Unit tests of the vision package (no models, no photos)."""

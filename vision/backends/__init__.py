@@ -1,0 +1,1 @@
+"""Face model backends, one file each; VisionConfig picks one detector and one embedder by their `type` key."""
