@@ -56,3 +56,26 @@ def boxes_and_scores(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
         out.append([x, y, x + w, y + h])
     scores = draw(st.lists(st.floats(0, 1, width=32), min_size=n, max_size=n, unique=True))
     return np.asarray(out, dtype=np.float32).reshape(n, 4), np.asarray(scores, dtype=np.float32)
+
+
+@st.composite
+def near_tie_galleries(draw: st.DrawFn) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(subject id per row, rows, probe): duplicate rows, rows a hair apart, and a probe close to some of them."""
+    dim = draw(st.sampled_from([1, 2, 3, 16, 64, 512]))
+    n = draw(st.integers(1, 60))
+    subjects = draw(st.lists(st.sampled_from([f"S{i}" for i in range(20)]), min_size=n, max_size=n))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rows = rng.standard_normal((n, dim)).astype(np.float32)
+    noise = draw(st.sampled_from([0.0, 1e-7, 1e-6, 1e-4, 1e-2]))
+    for i in draw(st.lists(st.integers(0, n - 1), max_size=n)):
+        # copies of row 0, exact or off by tiny noise: scores tie or nearly tie
+        rows[i] = rows[0] + noise * rng.standard_normal(dim).astype(np.float32)
+    if draw(st.booleans()):
+        rows[:, 1:] *= 1e-3  # one dominant component: a coarse int8 scale for the others
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    probe = rows[draw(st.integers(0, n - 1))] + draw(st.sampled_from([0.0, 1e-6, 1e-3, 1.0])) * rng.standard_normal(
+        dim
+    ).astype(np.float32)
+    if not np.any(probe):
+        probe[0] = 1.0
+    return subjects, rows, (probe / np.linalg.norm(probe)).astype(np.float32)
