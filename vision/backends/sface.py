@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-import cv2
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from vision.embedder import Embedder
-from vision.errors import ModelFileError
-from vision.models import resolve
-from vision.runtime import RuntimeConfig, describe_io, run, session_for
+from vision.backends.square_onnx import SquareOnnxEmbedder
+from vision.runtime import RuntimeConfig
 
 
 class SFaceConfig(BaseModel):
@@ -31,30 +27,12 @@ class SFaceConfig(BaseModel):
         return SFaceEmbedder(self, runtime)
 
 
-class SFaceEmbedder(Embedder):
+class SFaceEmbedder(SquareOnnxEmbedder):
     """SFace through onnxruntime."""
 
     backend = "sface"
     dim = 128
+    wrong_model_hint = " (the published file lists unused inputs: use the manifest's 'sface' entry)"
 
     def __init__(self, config: SFaceConfig, runtime: RuntimeConfig) -> None:
-        self.model = resolve(config.model)
-        self.model_sha256 = self.model.sha256
-        self.session = session_for(self.model, runtime.threads)
-        inputs, outputs = describe_io(self.session)
-        if [s for _, s in inputs] != [[1, 3, 112, 112]] or [s for _, s in outputs] != [[1, self.dim]]:
-            raise ModelFileError(
-                f"model '{self.model.name}' ({self.model.path}) is not an SFace recogniser onnxruntime can feed: "
-                f"expected one input [1, 3, 112, 112] and output [1, {self.dim}]; found {inputs} and {outputs} "
-                "(the published file lists unused inputs: use the manifest's 'sface' entry)"
-            )
-        self._input = inputs[0][0]
-        if runtime.warmup:
-            self._embed(np.zeros((112, 112, 3), dtype=np.uint8))
-
-    def _embed(self, aligned: np.ndarray) -> np.ndarray:
-        rgb = cv2.cvtColor(aligned, cv2.COLOR_BGR2RGB).astype(np.float32)
-        blob = np.ascontiguousarray(rgb.transpose(2, 0, 1)[np.newaxis])
-        (out,) = run(self.session, self.model, {self._input: blob})
-        vector: np.ndarray = out[0]
-        return vector
+        super().__init__(config.model, runtime)
