@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from central.api.routes import admin, alerts, auth, events, nodes, subjects
+from central.api.routes import admin, auth, events, monitoring, nodes, subjects
 from central.context import Central
 from central.errors import CentralError
 from central.security import DecryptionError
@@ -21,7 +21,7 @@ def create_app(central: Central) -> FastAPI:
     """Central's API; `central` holds the config, database and keys."""
     app = FastAPI(title="corr central", version="1", description="Community-corrections central API")
     app.state.central = central
-    for module in (auth, nodes, subjects, events, alerts, admin):
+    for module in (auth, nodes, subjects, events, admin, monitoring):
         app.include_router(module.router)
 
     @app.exception_handler(CentralError)

@@ -129,19 +129,6 @@ class CheckinOut(_Out):
     reason: str | None
 
 
-class AlertOut(_Out):
-    """An alert (no location in it)."""
-
-    id: int
-    subject_id: str | None
-    kind: str
-    state: str
-    summary: str
-    evidence: list[str]
-    opened_at: datetime
-    updated_at: datetime
-
-
 class DeadLetterOut(_Out):
     """A rejected message and why."""
 

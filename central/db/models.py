@@ -98,6 +98,8 @@ class Subject(Base):
     reporting_interval_h: Mapped[int] = mapped_column(Integer, default=24)
     positioning_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime]
+    # First day of the current electronic-positioning period (China time); renewals keep it (central/locations.py).
+    positioning_from: Mapped[date | None] = mapped_column(Date)
 
 
 class Template(Base):
@@ -236,6 +238,35 @@ class Alert(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     opened_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The rule saw the condition end (back inside, contact again); the officer's lifecycle goes on regardless.
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    handled_at: Mapped[datetime | None]
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+    escalated_at: Mapped[datetime | None]
+    escalated_by: Mapped[str | None] = mapped_column(String(64))
+    escalation_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class LocationConfirmation(Base):
+    """A request that a subject confirm their location (位置确认) by a deadline, and its outcome."""
+
+    __tablename__ = "location_confirmation"
+    __table_args__ = (Index("ix_location_confirmation_node_deadline", "node_path", "deadline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subject.id"), index=True)
+    node_path: Mapped[str] = mapped_column(String(400))
+    requested_by: Mapped[str] = mapped_column(String(64))  # an officer's username, or "schedule"
+    requested_at: Mapped[datetime]
+    deadline: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | answered | missed
+    answered_at: Mapped[datetime | None]
+    answer_event_id: Mapped[str | None] = mapped_column(String(36))
+    answer_method: Mapped[str | None] = mapped_column(String(16))  # phone_face | checkin
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"))
 
 
 class Rollcall(Base):
