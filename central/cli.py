@@ -268,7 +268,7 @@ def gt06_gateway(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve_gateway(c.sessions, host, port, offset, stop)
+        await serve_gateway(c.sessions, host, port, offset, stop, c.audit_key)
 
     asyncio.run(run())
 
@@ -306,6 +306,19 @@ def ingest() -> None:
         f"ingest stopped: {worker.stored} stored, {worker.duplicates} duplicates, {worker.dead} dead-lettered",
         err=True,
     )
+
+
+@app.command()
+def tick() -> None:
+    """Run the lost-contact check (脱管) once for every active subject; a timer calls this every minute."""
+    from datetime import UTC, datetime
+
+    from central.monitoring import tick_all
+
+    c = _central()
+    with c.sessions.begin() as s:
+        result = tick_all(s, now=datetime.now(UTC), audit_key=c.audit_key)
+    typer.echo(f"tick: {result.subjects} subjects checked, {len(result.applied.opened)} lost-contact alerts opened")
 
 
 def main() -> None:

@@ -359,3 +359,19 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     last_id: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class RuleState(Base):
+    """One rule engine's state for one subject (fence, contact, device_alarm), as the engine's own JSON.
+
+    Kept in the database so that any ingest worker can evaluate any subject: the worker locks the
+    subject's rows (SELECT … FOR UPDATE on PostgreSQL) for the transaction that stores the events.
+    An empty `state_json` means "no state yet" (a row created only to be locked).
+    """
+
+    __tablename__ = "rule_state"
+
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subject.id"), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(32), primary_key=True)  # fence | contact | device_alarm
+    state_json: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime]

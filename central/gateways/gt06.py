@@ -206,8 +206,16 @@ class _Job:
 class _Writer:
     """One task doing the database work of every connection, a batch per transaction, in a worker thread."""
 
-    def __init__(self, sessions: sessionmaker[Session], stats: GatewayStats, batch_max: int, clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        stats: GatewayStats,
+        batch_max: int,
+        clock: Clock,
+        audit_key: bytes | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._audit_key = audit_key
         self._stats = stats
         self._batch_max = batch_max
         self._clock = clock
@@ -250,7 +258,7 @@ class _Writer:
         with self._sessions.begin() as session:
             found = find_trackers(session, imeis) if imeis else {}
             if events:
-                result = store_batch(session, events, self._clock())
+                result = store_batch(session, events, self._clock(), audit_key=self._audit_key)
                 self._stats.dead_letters += len(result.dead)
                 for reason in result.dead:
                     log.warning("event dead-lettered: %s", reason)
@@ -288,7 +296,9 @@ class Gt06Gateway:
         idle_timeout_s: float = 600.0,
         batch_max: int = 500,
         clock: Clock = _utc_now,
+        audit_key: bytes | None = None,
     ) -> None:
+        """`audit_key`: central's audit key, to run the monitoring rules on what is stored (None: store only)."""
         self.host = host
         self.utc_offset = utc_offset
         self.login_timeout_s = login_timeout_s
@@ -296,7 +306,7 @@ class Gt06Gateway:
         self.stats = GatewayStats()
         self._requested_port = port
         self._clock = clock
-        self._writer = _Writer(sessions, self.stats, batch_max, clock)
+        self._writer = _Writer(sessions, self.stats, batch_max, clock, audit_key)
         self._server: asyncio.Server | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self._streams: set[asyncio.StreamWriter] = set()
@@ -441,10 +451,15 @@ class Gt06Gateway:
 
 
 async def serve(
-    sessions: sessionmaker[Session], host: str, port: int, utc_offset: timedelta, stop: asyncio.Event
+    sessions: sessionmaker[Session],
+    host: str,
+    port: int,
+    utc_offset: timedelta,
+    stop: asyncio.Event,
+    audit_key: bytes | None = None,
 ) -> None:
-    """Run a gateway until `stop` is set."""
-    gateway = Gt06Gateway(sessions, host=host, port=port, utc_offset=utc_offset)
+    """Run a gateway until `stop` is set (with `audit_key`, the monitoring rules run on what it stores)."""
+    gateway = Gt06Gateway(sessions, host=host, port=port, utc_offset=utc_offset, audit_key=audit_key)
     await gateway.start()
     try:
         await stop.wait()
@@ -484,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(central.sessions, args.host, args.port, offset, stop)
+        await serve(central.sessions, args.host, args.port, offset, stop, central.audit_key)
 
     try:
         asyncio.run(run())

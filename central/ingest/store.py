@@ -38,21 +38,32 @@ class StoreResult:
     stored: int = 0
     duplicates: int = 0
     dead: list[str] = field(default_factory=list)
+    decisions: int = 0  # rule decisions taken on the new events (only when the rules ran)
 
 
-def insert_ignoring_duplicates(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike (Core insert: the ORM bulk path is slower)."""
+def insert_ignoring_duplicates(
+    session: Session, model: type[Base], rows: Sequence[dict[str, Any]], returning: str | None = None
+) -> set[Any]:
+    """INSERT … ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike (Core insert: the ORM bulk path is slower).
+
+    With `returning` (a column name), the values of that column for the rows actually inserted.
+    """
     if not rows:
-        return
+        return set()
     table = cast(Table, model.__table__)
+    stmt: Any
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        session.execute(pg_insert(table).on_conflict_do_nothing(), list(rows))
+        stmt = pg_insert(table).on_conflict_do_nothing()
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        session.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
+        stmt = sqlite_insert(table).on_conflict_do_nothing()
+    if returning is None:
+        session.execute(stmt, list(rows))
+        return set()
+    return set(session.execute(stmt.returning(table.c[returning]), list(rows)).scalars())
 
 
 def _device_id_of(topic: str) -> str | None:
@@ -62,8 +73,15 @@ def _device_id_of(topic: str) -> str | None:
         return None
 
 
-def store_batch(session: Session, batch: Sequence[Incoming], now: datetime | None = None) -> StoreResult:
-    """Validate and store a batch inside the caller's transaction; the caller commits, then acknowledges."""
+def store_batch(
+    session: Session, batch: Sequence[Incoming], now: datetime | None = None, *, audit_key: bytes | None = None
+) -> StoreResult:
+    """Validate and store a batch inside the caller's transaction; the caller commits, then acknowledges.
+
+    With `audit_key` (the ingest worker and the tracker gateway pass it), the monitoring rules run on
+    the new events in this same transaction (`central.monitoring.evaluate_stored`); without it the
+    batch is only stored.
+    """
     now = now or datetime.now(UTC)
     result = StoreResult()
     accepted: dict[str, tuple[Any, dict[str, Any], str]] = {}
@@ -170,13 +188,20 @@ def store_batch(session: Session, batch: Sequence[Incoming], now: datetime | Non
             statuses.append(message)
 
     # Another worker may commit the same event between our check and our insert: ignore, don't fail.
-    insert_ignoring_duplicates(session, Event, events)
+    inserted = insert_ignoring_duplicates(
+        session, Event, events, returning="event_id" if audit_key is not None else None
+    )
     insert_ignoring_duplicates(session, Fix, fixes)
     insert_ignoring_duplicates(session, Checkin, checkins)
     insert_ignoring_duplicates(session, VoiceReport, reports)
     for status in statuses:
         _apply_status(session, status, now)
     result.stored = len(events)
+    if audit_key is not None:
+        from central.monitoring import evaluate_stored  # it imports this module
+
+        new = [(key, message) for key, (message, _, _) in fresh if key in inserted]
+        result.decisions = evaluate_stored(session, new, now=now, audit_key=audit_key).decisions
     return result
 
 

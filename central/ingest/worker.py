@@ -119,7 +119,7 @@ class IngestWorker:
         while True:
             try:
                 with self.central.sessions() as session, session.begin():
-                    result = store_batch(session, [d.item for d in batch])
+                    result = store_batch(session, [d.item for d in batch], audit_key=self.central.audit_key)
                 break
             except SQLAlchemyError as exc:
                 # The database is unreachable or busy: keep the batch unacknowledged and try again.

@@ -171,3 +171,10 @@ def test_tracker_linked_by_cli_reports_through_the_gateway_command(conf: Path, t
         rows = c.execute(text("SELECT subject_id, tracker_serial FROM fix")).all()
     engine.dispose()
     assert len(rows) == 5 and {tuple(r) for r in rows} == {("S-1", imei)}
+
+
+def test_tick_runs_the_lost_contact_check(conf: Path) -> None:
+    """`corr-central tick` on a database with no contact yet checks nobody and says so."""
+    done = _cli(conf, "tick")
+    assert done.returncode == 0, done.stderr
+    assert "tick: 0 subjects checked, 0 lost-contact alerts opened" in done.stdout
