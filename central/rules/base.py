@@ -70,3 +70,9 @@ class CloseAlert:
 
 
 Decision = OpenAlert | UpdateEvidence | CloseAlert
+
+
+def require_zone(moment: datetime, what: str) -> None:
+    """Observations carry zoned device times; a naive one is a caller bug, refused with where it came from."""
+    if moment.utcoffset() is None:
+        raise ValueError(f"{what}: device_time must have a zone (UTC), got naive {moment.isoformat()}")

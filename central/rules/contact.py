@@ -29,14 +29,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from central.rules.base import CloseAlert, Decision, FixObservation, OpenAlert, UpdateEvidence
+from central.rules.base import CloseAlert, Decision, FixObservation, OpenAlert, UpdateEvidence, require_zone
 
 RECENT_IDS = 32  # event ids remembered to drop redeliveries; older ones are harmless (see above)
-
-
-def _zoned(moment: datetime, what: str) -> None:
-    if moment.utcoffset() is None:
-        raise ValueError(f"{what}: device_time must have a zone (UTC), got naive {moment.isoformat()}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +64,7 @@ class CheckinObservation:
     place: Place | None = None  # the kiosk's known place; None on a phone
 
     def __post_init__(self) -> None:
-        _zoned(self.device_time, f"check-in {self.event_id}")
+        require_zone(self.device_time, f"check-in {self.event_id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +79,7 @@ class SightingObservation:
     place: Place | None = None
 
     def __post_init__(self) -> None:
-        _zoned(self.device_time, f"sighting {self.event_id}")
+        require_zone(self.device_time, f"sighting {self.event_id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +94,7 @@ class RollcallObservation:
     place: Place | None = None
 
     def __post_init__(self) -> None:
-        _zoned(self.device_time, f"roll-call answer {self.event_id}")
+        require_zone(self.device_time, f"roll-call answer {self.event_id}")
 
 
 ContactObservation = FixObservation | CheckinObservation | SightingObservation | RollcallObservation

@@ -29,7 +29,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from central.rules.base import CloseAlert, Decision, FixObservation, OpenAlert, UpdateEvidence
+from central.rules.base import CloseAlert, Decision, FixObservation, OpenAlert, UpdateEvidence, require_zone
+from central.rules.state_json import StateReader
 
 AlarmKind = Literal["tamper", "low_battery", "power_off", "sensor_fault", "sos"]
 ALARM_KINDS: tuple[AlarmKind, ...] = get_args(AlarmKind)
@@ -44,11 +45,6 @@ SUMMARIES: dict[AlarmKind, str] = {
 }
 
 
-def _zoned(moment: datetime, what: str) -> None:
-    if moment.utcoffset() is None:
-        raise ValueError(f"{what}: device_time must have a zone (UTC), got naive {moment.isoformat()}")
-
-
 @dataclass(frozen=True, slots=True)
 class AlarmObservation:
     """One device alarm of a subject (a `device_alarm` event)."""
@@ -60,7 +56,7 @@ class AlarmObservation:
     kind: AlarmKind
 
     def __post_init__(self) -> None:
-        _zoned(self.device_time, f"device alarm {self.event_id}")
+        require_zone(self.device_time, f"device alarm {self.event_id}")
         if self.kind not in ALARM_KINDS:
             raise ValueError(
                 f"device alarm {self.event_id}: kind must be one of {', '.join(ALARM_KINDS)}, got {self.kind!r}"
@@ -78,7 +74,7 @@ class DeviceReport:
     battery_pct: float | None = None
 
     def __post_init__(self) -> None:
-        _zoned(self.device_time, f"device report {self.event_id}")
+        require_zone(self.device_time, f"device report {self.event_id}")
         if self.battery_pct is not None and not 0 <= self.battery_pct <= 100:
             raise ValueError(
                 f"device report {self.event_id}: battery_pct must be between 0 and 100, got {self.battery_pct}"
@@ -290,51 +286,11 @@ def _mark_json(mark: Mark | None) -> list[str] | None:
     return None if mark is None else [mark.at.isoformat(), mark.event_id]
 
 
-def _fail(what: str, expected: str, value: Any) -> ValueError:
-    return ValueError(f"device alarm state: {what} must be {expected}, got {value!r}")
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(what, "a JSON object", value)
-    return value
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise _fail(what, "a list", value)
-    return value
-
-
-def _str(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise _fail(what, "a string", value)
-    return value
-
-
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise _fail(what, "a non-empty string", value)
-    return value
-
-
 def _kind(value: Any, what: str) -> AlarmKind:
     for kind in ALARM_KINDS:
         if value == kind:
             return kind
     raise _fail(what, f"one of {', '.join(ALARM_KINDS)}", value)
-
-
-def _time(value: Any, what: str) -> datetime:
-    moment = None
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            moment = None
-    if moment is None or moment.utcoffset() is None:
-        raise _fail(what, "an ISO 8601 time with a zone", value)
-    return moment
 
 
 def _mark(value: Any, what: str) -> Mark | None:
@@ -344,3 +300,12 @@ def _mark(value: Any, what: str) -> Mark | None:
     if len(pair) != 2:
         raise _fail(what, "[time, event id]", pair)
     return Mark(_time(pair[0], f"{what}.at"), _text(pair[1], f"{what}.event_id"))
+
+
+_READ = StateReader("device alarm state")
+_fail = _READ.fail
+_object = _READ.mapping
+_list = _READ.array
+_str = _READ.string
+_text = _READ.text
+_time = _READ.time

@@ -42,6 +42,7 @@ from typing import Any
 
 from central.rules.base import CloseAlert, Decision, FixObservation, OpenAlert, UpdateEvidence
 from central.rules.contact import CheckinObservation, Place, RollcallObservation, SightingObservation
+from central.rules.state_json import StateReader
 
 EARTH_RADIUS_M = 6_371_008.8  # IUGG mean Earth radius
 MAX_FIXES = 64
@@ -456,52 +457,6 @@ def _evidence_json(evidence: Evidence | None) -> dict[str, Any] | None:
     return None if evidence is None else {"at": evidence.at.isoformat(), "event_ids": list(evidence.event_ids)}
 
 
-def _fail(what: str, expected: str, value: Any) -> ValueError:
-    return ValueError(f"separation state: {what} must be {expected}, got {value!r}")
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(what, "a JSON object", value)
-    return value
-
-
-def _list(value: Any, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise _fail(what, "a list", value)
-    return value
-
-
-def _str(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise _fail(what, "a string", value)
-    return value
-
-
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise _fail(what, "a non-empty string", value)
-    return value
-
-
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _fail(what, "a finite number", value)
-    return float(value)
-
-
-def _time(value: Any, what: str) -> datetime:
-    moment = None
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            moment = None
-    if moment is None or moment.utcoffset() is None:
-        raise _fail(what, "an ISO 8601 time with a zone", value)
-    return moment
-
-
 def _evidence(value: Any, what: str) -> Evidence | None:
     if value is None:
         return None
@@ -522,3 +477,13 @@ def _fix(value: Any) -> DeviceFix:
         lon=_number(data.get("lon"), "fix.lon"),
         accuracy_m=_number(data.get("accuracy_m"), "fix.accuracy_m"),
     )
+
+
+_READ = StateReader("separation state")
+_fail = _READ.fail
+_object = _READ.mapping
+_list = _READ.array
+_str = _READ.string
+_text = _READ.text
+_number = _READ.number
+_time = _READ.time
