@@ -17,6 +17,16 @@ have runuser || missing+=(util-linux)
 # PyAudio builds from source on Linux: PortAudio headers, a C compiler, Python's headers
 [ -f /usr/include/portaudio.h ] || missing+=(portaudio19-dev)
 have gcc || missing+=(gcc)
+# chromium: the officer web UI's end-to-end tests drive Debian's browser headless (never a download)
+have chromium || [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Xvfb + xauth (xvfb-run): the kiosk's Kivy UI runs headless in tests and in the demo without a display
+have Xvfb || missing+=(xvfb)
+have xauth || missing+=(xauth)
+# CJK font for the kiosk UI and the browser (Noto Sans CJK)
+compgen -G "/usr/share/fonts/opentype/noto/NotoSansCJK*" >/dev/null || missing+=(fonts-noto-cjk)
+# espeak-ng and sox: speech synthesised for the Vosk tests, audio conversion
+have espeak-ng || missing+=(espeak-ng)
+have sox || missing+=(sox)
 python3 -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
     2>/dev/null || missing+=(python3-dev)
 
