@@ -10,6 +10,7 @@ from __future__ import annotations
 import termios
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import NamedTuple
@@ -158,18 +159,23 @@ class FingerprintSensor:
 
     # -- what the kiosk asks for ---------------------------------------------------------------
 
-    def enrol(self, page: int, *, timeout: float = 10.0) -> None:
+    def enrol(self, page: int, *, timeout: float = 10.0, progress: Callable[[str], None] | None = None) -> None:
         """Two presses of one finger → one template, stored at library `page`.
 
-        `timeout` bounds each wait for the person: placing, lifting, placing again.
+        `timeout` bounds each wait for the person: placing, lifting, placing again. `progress` is
+        told "pressed 1", "lifted" and "pressed 2" as they happen, so a screen can prompt the person.
         """
         # Checked before anyone presses: the sensor would only refuse the page at the very end.
         size = self.parameters.library_size
         if not 0 <= page < size:
             raise FingerprintError(f"page {page}: outside the fingerprint library, expected 0..{size - 1}")
+        tell = progress or (lambda step: None)
         self.capture(1, timeout=timeout)
+        tell("pressed 1")
         self.wait_for_lift(timeout=timeout)
+        tell("lifted")
         self.capture(2, timeout=timeout)
+        tell("pressed 2")
         self._require(RegModel(address=self.address))
         self._require(Store(buffer=1, page=page, address=self.address))
 
