@@ -14,6 +14,7 @@ system:
 
 $(INSTALLED): pyproject.toml scripts/setup-venv.sh
 	@bash scripts/setup-venv.sh
+	@$(PY) -m central.web.assets fetch
 	@touch $@
 
 demo: setup
@@ -35,6 +36,12 @@ bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/protocols.py
 	$(PY) bench/vision.py
+	$(PY) bench/speech.py
+	$(PY) bench/rules.py
+	$(PY) bench/monitoring.py
+	$(PY) bench/edge.py
+	$(PY) bench/kiosk.py
+	$(PY) bench/web.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -151,7 +151,7 @@ def stages(db_url: str, events: int) -> dict[str, float]:
         t = time.perf_counter()
         for start in range(0, events, 500):
             with central.sessions.begin() as s:
-                store_batch(s, items[start : start + 500])
+                store_batch(s, items[start : start + 500], audit_key=central.audit_key)
         store_s = time.perf_counter() - t
     finally:
         central.close()

@@ -110,7 +110,7 @@ def gateway_rate(trackers: int = 1000, positions: int = 20, db_url: str | None =
         _register(central, [imei_for(i) for i in range(trackers)])
 
         async def run() -> dict[str, Any]:
-            gateway = Gt06Gateway(central.sessions, host="127.0.0.1", port=0)
+            gateway = Gt06Gateway(central.sessions, host="127.0.0.1", port=0, audit_key=central.audit_key)
             await gateway.start()
             try:
                 fleet = await asyncio.create_subprocess_exec(

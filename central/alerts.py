@@ -9,6 +9,11 @@ Two things happen to an alert, independently:
 - the **officer** moves it through `open → acknowledged → handled` (with a resolution) or
   `acknowledged → escalated → handled`. Anything else is refused with the reason.
 
+Device alarms (tamper / strap cut, SOS, sensor fault, and low battery or power off if handled
+before the device recovers) end when an officer handles them: handling tells the device-alarm
+rule (its state row), so alarms of that episode, repeated or delivered late, do not reopen it,
+and marks the alert closed. A later alarm opens a new episode.
+
 Every lifecycle step, every opening and every closing is audited. Alerts say which rule was
 broken, never where the subject is (DOMAIN.md, "Monitoring and alerts").
 """
@@ -24,13 +29,15 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from central import audit
-from central.db.models import Alert, Event, Subject, User
+from central.db.models import Alert, Event, RuleState, Subject, User
 from central.errors import Conflict, Forbidden, NotFound
+from central.rules import device_alarm
 from central.rules.base import CloseAlert, Decision, OpenAlert, UpdateEvidence
 from central.scoping import scoped
 
 STATES = ("open", "acknowledged", "handled", "escalated")
 RULE_ACTOR = "rules"
+DEVICE_ALARM_RULE = "device_alarm"  # the rule_state row of the device-alarm rule
 # A long breach cites a fix every few seconds; the first ones are what confirmed it.
 MAX_EVIDENCE = 1000
 MAX_TEXT = 4000
@@ -210,7 +217,9 @@ def _close(session: Session, d: CloseAlert, audit_key: bytes, now: datetime, res
 def get_scoped(session: Session, viewer: User, alert_id: int, *, for_update: bool = False) -> Alert:
     """One alert of the viewer's jurisdiction; NotFound otherwise (no hint that it exists)."""
     q = scoped(select(Alert).where(Alert.id == alert_id), Alert.node_path, viewer)
-    row = session.execute(q.with_for_update() if for_update else q).scalar_one_or_none()
+    if for_update:
+        q = q.with_for_update().execution_options(populate_existing=True)
+    row = session.execute(q).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no alert {alert_id} in your jurisdiction")
     return row
@@ -229,6 +238,12 @@ def transition(
     now = now or datetime.now(UTC)
     if actor.role not in ("admin", "officer"):
         raise Forbidden(f"this needs the role admin or officer; you are {actor.role}")
+    alert = get_scoped(session, actor, alert_id)
+    alarm = action == "handle" and alert.kind in device_alarm.ALARM_KINDS and alert.subject_id is not None
+    alarm_state = None
+    if alarm and alert.subject_id is not None:
+        # Lock the rule's state before the alert: ingest locks them in that order.
+        alarm_state = _alarm_state(session, alert.subject_id)
     alert = get_scoped(session, actor, alert_id, for_update=True)
     # Check the text before the state so a refused request says everything that is wrong with it at once.
     if action == "handle":
@@ -247,6 +262,11 @@ def transition(
     detail: dict[str, Any] = {"alert_id": alert.id, "kind": alert.kind, "from": before, "to": alert.state}
     if text is not None:
         detail["text"] = text
+    if alarm:
+        detail["alarm_rule_told"] = _tell_alarm_rule(alarm_state, alert.kind, alert.episode_key, now)
+        if alert.closed_at is None:
+            alert.closed_at, alert.close_reason = now, f"handled by {actor.username}"
+            detail["closed"] = True
     audit.record(
         session,
         audit_key,
@@ -258,3 +278,24 @@ def transition(
         now=now,
     )
     return alert
+
+
+def _alarm_state(session: Session, subject_id: str) -> RuleState | None:
+    """The subject's device-alarm rule state row, locked."""
+    q = select(RuleState).where(RuleState.subject_id == subject_id, RuleState.rule == DEVICE_ALARM_RULE)
+    return session.execute(q.with_for_update()).scalar_one_or_none()
+
+
+def _tell_alarm_rule(row: RuleState | None, kind: str, episode_key: str, at: datetime) -> bool:
+    """Record in the rule's state that an officer handled the episode (`device_alarm.handled`); True if it was open."""
+    if row is None or not row.state_json:
+        return False
+    state = device_alarm.DeviceAlarmState.from_json(row.state_json)
+    known = next((k for k in device_alarm.ALARM_KINDS if k == kind), None)
+    if known is None:
+        return False
+    after = device_alarm.handled(state, known, episode_key, at)
+    if after == state:
+        return False
+    row.state_json, row.updated_at = after.to_json(), at
+    return True

@@ -23,6 +23,7 @@ users_app = typer.Typer(help="Officer accounts.", no_args_is_help=True)
 subjects_app = typer.Typer(help="Subjects under correction.", no_args_is_help=True)
 devices_app = typer.Typer(help="Devices and their broker accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+gallery_app = typer.Typer(help="Face galleries of kiosks and edge agents.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (nodes_app, "nodes"),
@@ -30,6 +31,7 @@ for sub, name in (
     (subjects_app, "subjects"),
     (devices_app, "devices"),
     (audit_app, "audit"),
+    (gallery_app, "gallery"),
 ):
     app.add_typer(sub, name=name)
 
@@ -195,6 +197,7 @@ def devices_add(
                 description=description,
                 secret=secret,
                 subject_id=subject,
+                cipher=c.cipher,
             )
             reloaded = _sync(s, sync_broker)
     except Exception as exc:
@@ -210,6 +213,73 @@ def _sync(session: Any, sync_broker: Any) -> bool | None:
     if mq.password_file is None or mq.acl_file is None:
         return None
     return bool(sync_broker(session, mq.password_file, mq.acl_file, mq.pid_file))
+
+
+@devices_app.command("rotate-secret")
+def devices_rotate_secret(device_id: str) -> None:
+    """Give a device a new secret (print it once): HTTPS, MQTT and gallery keys change; the old one stops working."""
+    from central.devices import GALLERY_KINDS, rotate_secret, sync_broker
+    from central.gallery import forget_gallery
+
+    c = _central()
+    try:
+        with c.sessions.begin() as s:
+            new = rotate_secret(s, c.cipher, c.audit_key, device_id)
+            if new.device.kind in GALLERY_KINDS:
+                forget_gallery(s, device_id)
+            reloaded = _sync(s, sync_broker)
+    except Exception as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"device {device_id}: new secret")
+    typer.echo(f"secret: {new.secret}")
+    if reloaded is not None:
+        typer.echo("broker files rewritten" + (" and broker reloaded" if reloaded else " (broker not running)"))
+    else:
+        typer.echo("broker files not configured: run `corr-central devices sync-broker` where they are")
+    if new.device.kind in GALLERY_KINDS:
+        typer.echo(f"configure the new secret on the device, then: corr-central gallery publish --device {device_id}")
+
+
+@gallery_app.command("publish")
+def gallery_publish(
+    device: Annotated[str | None, typer.Option(help="only this device (default: every kiosk and edge agent)")] = None,
+) -> None:
+    """Rebuild galleries (a new version only where the enrolled faces changed) and publish the retained commands."""
+    from central.commands import publish_galleries
+    from central.gallery import gallery_devices, refresh_gallery
+
+    c = _central()
+    try:
+        with c.sessions.begin() as s:
+            targets = [device] if device else gallery_devices(s)
+            infos = [refresh_gallery(s, c.cipher, c.hmac_key, target) for target in targets]
+        publish_galleries(c.config, infos)
+    except Exception as exc:
+        raise _fail(exc) from exc
+    for info in infos:
+        state = "new" if info.changed else "unchanged"
+        typer.echo(f"{info.device_id}: version {info.version} ({state}, {info.entries} faces) sha256 {info.sha256}")
+    typer.echo(f"published {len(infos)} gallery command(s) to {c.config.mqtt.host}:{c.config.mqtt.port}")
+
+
+@devices_app.command("place")
+def devices_place(
+    device_id: str,
+    lat: Annotated[float | None, typer.Option(help="WGS-84 latitude of where the device stands")] = None,
+    lon: Annotated[float | None, typer.Option(help="WGS-84 longitude")] = None,
+    radius_m: Annotated[float, typer.Option(help="how far from that point it sees people")] = 30.0,
+) -> None:
+    """Record where a kiosk or centre camera stands, for 人机分离; without --lat/--lon, forget it."""
+    from central.monitoring import set_device_place
+
+    c = _central()
+    try:
+        with c.sessions.begin() as s:
+            set_device_place(s, c.audit_key, device_id, lat=lat, lon=lon, radius_m=radius_m)
+    except Exception as exc:
+        raise _fail(exc) from exc
+    where = f"at {lat}, {lon} (radius {radius_m:g} m)" if lat is not None else "no place"
+    typer.echo(f"device {device_id}: {where}")
 
 
 @devices_app.command("sync-broker")
@@ -255,8 +325,10 @@ def gt06_gateway(
     import asyncio
 
     from central.gateways.gt06 import serve as serve_gateway
+    from central.monitoring import tune_gc
     from peripherals.tracker.gt06 import parse_offset
 
+    tune_gc()
     c = _central()
     try:
         offset = parse_offset(utc_offset)
@@ -293,7 +365,9 @@ def serve(host: str | None = None, port: int | None = None) -> None:
 def ingest() -> None:
     """Run an ingest worker: MQTT shared subscription → validate → store → ack after commit."""
     from central.ingest.worker import IngestWorker
+    from central.monitoring import tune_gc
 
+    tune_gc()
     worker = IngestWorker(_central())
 
     def _stop(_sig: int, _frame: object) -> None:
@@ -310,15 +384,39 @@ def ingest() -> None:
 
 @app.command()
 def tick() -> None:
-    """Run the lost-contact check (脱管) once for every active subject; a timer calls this every minute."""
+    """Run the lost-contact check (脱管) once for every active subject (`monitor` does it every round)."""
     from datetime import UTC, datetime
 
-    from central.monitoring import tick_all
+    from central.scheduler import lost_contact
 
     c = _central()
-    with c.sessions.begin() as s:
-        result = tick_all(s, now=datetime.now(UTC), audit_key=c.audit_key)
+    result = lost_contact(c.sessions, c.audit_key, datetime.now(UTC), c.config.monitor.page_size)
     typer.echo(f"tick: {result.subjects} subjects checked, {len(result.applied.opened)} lost-contact alerts opened")
+
+
+@app.command()
+def monitor(once: Annotated[bool, typer.Option(help="run one round and exit")] = False) -> None:
+    """Run the periodic monitoring jobs (lost contact, scheduled location confirmations, positioning reminders)."""
+    import threading
+
+    from central.scheduler import Monitor
+
+    runner = Monitor(_central())
+    if once:
+        r = runner.run_once()
+        typer.echo(
+            f"monitor: {r.ticked} subjects ticked, {r.lost_contact_opened} lost-contact opened, "
+            f"{r.asked} confirmations asked, {r.answered} answered, {r.missed} missed, "
+            f"{r.reminders_opened} positioning reminders opened, {r.reminders_closed} closed"
+        )
+        if r.failed:
+            raise _fail(RuntimeError(f"jobs failed: {', '.join(r.failed)} (see the log above)"))
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
+    signal.signal(signal.SIGINT, lambda _sig, _frame: stop.set())
+    runner.run(stop)
+    typer.echo(f"monitor stopped after {runner.rounds} rounds", err=True)
 
 
 def main() -> None:

@@ -84,6 +84,91 @@ class ApiSection(BaseModel):
 
     host: str = Field("127.0.0.1", title="address to listen on")
     port: int = Field(8080, title="port to listen on", ge=0, le=65535)
+    tile_url: str = Field(
+        "", title="map tile URL template for the officer UI, e.g. https://tiles.example/{z}/{x}/{y}.png; empty: none"
+    )
+
+    @field_validator("tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        placeholders = all(k in value for k in ("{z}", "{x}", "{y}"))
+        if value and (not value.startswith(("https://", "http://")) or not placeholders):
+            raise ValueError("expected an http(s) URL template holding {z}, {x} and {y}, or empty for no tiles")
+        return value
+
+
+class DeviceApiSection(BaseModel):
+    """What devices (kiosks, edge agents) reach over HTTPS under /device-api/v1/."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_url: str | None = Field(
+        None,
+        title="base URL devices reach central at, e.g. https://central.example:8443 (default: http://api.host:api.port)",
+    )
+    fingerprint_nodes: list[str] = Field(
+        default_factory=list,
+        title="node codes whose centres ask every subject for a fingerprint at check-in (strict level always does)",
+    )
+    audio_max_bytes: int = Field(20 * 1024 * 1024, title="largest voice-report recording a kiosk may upload", ge=1)
+    auth_cache_s: int = Field(
+        300, title="how long a verified device secret skips the argon2 check, seconds (0 = never cache)", ge=0
+    )
+
+    @field_validator("fingerprint_nodes", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        # From the environment the list comes as "350205001,350206001".
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value is not None else None
+
+
+class MonitorSection(BaseModel):
+    """The periodic jobs of `corr-central monitor` (central/scheduler.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_s: float = Field(30.0, title="how often the jobs run, seconds", gt=0, le=3600)
+    page_size: int = Field(500, title="subjects per transaction of the lost-contact tick", ge=1, le=10000)
+    confirmation_windows: list[str] = Field(
+        default_factory=lambda: ["09:00-12:00", "14:00-17:30"],
+        title="daily windows (China time, HH:MM-HH:MM) in which scheduled location confirmations are asked",
+    )
+    confirmations_strict: int = Field(2, title="scheduled confirmations a day, strict level", ge=0, le=12)
+    confirmations_normal: int = Field(1, title="scheduled confirmations a day, normal level", ge=0, le=12)
+    confirmations_lenient: int = Field(0, title="scheduled confirmations a day, lenient level", ge=0, le=12)
+    confirmation_answer_min: int = Field(30, title="minutes a subject has to answer a scheduled one", ge=5, le=1440)
+    confirmation_nodes: list[str] = Field(
+        default_factory=list, title="node codes whose subjects (with a phone) get scheduled ones; empty: every node"
+    )
+    positioning_reminder_days: int = Field(7, title="remind this many days before a positioning period ends", ge=0)
+
+    @field_validator("confirmation_windows", "confirmation_nodes", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        # From the environment a list comes as "09:00-12:00,14:00-17:30".
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("confirmation_windows")
+    @classmethod
+    def _windows(cls, value: list[str]) -> list[str]:
+        for window in value:
+            parts = window.split("-")
+            times = [p.split(":") for p in parts]
+            ok = len(parts) == 2 and all(len(t) == 2 and all(x.isdigit() and len(x) == 2 for x in t) for t in times)
+            if not ok or not all(int(h) < 24 and int(m) < 60 for h, m in times) or parts[0] >= parts[1]:
+                raise ValueError(f"window {window!r}: expected HH:MM-HH:MM with the start before the end")
+        return value
 
 
 class CentralConfig(BaseModel):
@@ -96,6 +181,12 @@ class CentralConfig(BaseModel):
     security: SecuritySection = Field(title="keys and login policy")
     ingest: IngestSection = Field(default_factory=IngestSection, title="ingest batching")
     api: ApiSection = Field(default_factory=ApiSection, title="HTTP server")
+    device_api: DeviceApiSection = Field(default_factory=DeviceApiSection, title="the API devices use")
+    monitor: MonitorSection = Field(default_factory=MonitorSection, title="periodic monitoring jobs")
+
+    def public_url(self) -> str:
+        """The base URL devices reach central at (no trailing slash)."""
+        return self.device_api.public_url or f"http://{self.api.host}:{self.api.port}"
 
 
 _SECRET_KEYS = {"password", "data_key", "hmac_key", "audit_key"}
@@ -180,6 +271,8 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -12,6 +12,10 @@ delivering late still counts but a device clock set back does not. After that, a
 request is `missed` and opens an alert of kind `location_unconfirmed` (one per request).
 `sweep` settles requests; the scheduler runs it, and the read endpoints run it for what they
 show. Monthly completion rate = answered / (answered + missed), months in China time.
+
+Scheduled requests (`corr-central monitor`, central/scheduler.py) carry their slot
+(`schedule_slot`, e.g. "2026-11-23#1"); (subject, slot) is unique, so a slot is asked once
+however many monitors run and however often they restart.
 """
 
 from __future__ import annotations
@@ -99,7 +103,8 @@ def sweep(
         q = q.where(LocationConfirmation.node_path.startswith(node_path, autoescape=True))
     if subject_id is not None:
         q = q.where(LocationConfirmation.subject_id == subject_id)
-    for conf in session.execute(q.order_by(LocationConfirmation.id).with_for_update()).scalars():
+    # Rows another sweep holds are skipped (PostgreSQL), not waited for: it settles them.
+    for conf in session.execute(q.order_by(LocationConfirmation.id).with_for_update(skip_locked=True)).scalars():
         answer = find_answer(session, conf)
         if answer is not None:
             event, method = answer
@@ -138,8 +143,12 @@ def request_confirmation(
     deadline: datetime,
     actor: User | None = None,
     now: datetime | None = None,
+    schedule_slot: str | None = None,
 ) -> LocationConfirmation:
-    """Ask a subject to confirm their location by `deadline`; `actor` None means the schedule asked; audited."""
+    """Ask a subject to confirm their location by `deadline`; `actor` None means the schedule asked; audited.
+
+    `schedule_slot` names the scheduler's slot; asking the same slot twice fails on the unique key.
+    """
     now = now or datetime.now(UTC)
     if actor is not None:
         if actor.role not in ("admin", "officer"):
@@ -175,9 +184,13 @@ def request_confirmation(
         requested_at=now,
         deadline=deadline.astimezone(UTC),
         state="pending",
+        schedule_slot=schedule_slot,
     )
     session.add(conf)
     session.flush()
+    detail: dict[str, object] = {"confirmation_id": conf.id, "deadline": conf.deadline.isoformat()}
+    if schedule_slot is not None:
+        detail["slot"] = schedule_slot
     audit.record(
         session,
         audit_key,
@@ -185,7 +198,7 @@ def request_confirmation(
         action="confirmation.request",
         subject_id=subject.id,
         node_path=subject.node_path,
-        detail={"confirmation_id": conf.id, "deadline": conf.deadline.isoformat()},
+        detail=detail,
         now=now,
     )
     return conf

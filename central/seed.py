@@ -100,5 +100,5 @@ def _seed(s: Session, central: Central, password: str, devices: list[tuple[str, 
         )
     for device_id, kind, node in devices:
         out.device_secrets[device_id] = add_device(
-            s, central.audit_key, device_id=device_id, kind=kind, node_code=node
+            s, central.audit_key, device_id=device_id, kind=kind, node_code=node, cipher=central.cipher
         ).secret

@@ -2,12 +2,15 @@
 
 Mosquitto on a free port (its password file and ACL written by central), central on
 SQLite with a seeded jurisdiction tree, officers and subjects, `corr-central serve`,
-`corr-central ingest` and `corr-central gt06-gateway` as their own processes, a simulated
-kiosk publishing through `uplink`, and a simulated GT06 wristband tracker worn by
-S-350205-0001 reporting its walk to the gateway over TCP. It uses the same real servers the tests start (tests/support).
+`corr-central ingest`, `corr-central gt06-gateway` and `corr-central monitor` as their own
+processes, a simulated kiosk publishing through `uplink`, and a simulated GT06 wristband tracker
+worn by S-350205-0001 reporting to the gateway over TCP. The wearer's allowed area is the
+Haicang district; the wristband walks from the township office west out of the district into
+Longhai and back, so a fence-breach alert opens and then closes (the demo prints both), and then
+stays around the office. It uses the same real servers the tests start (tests/support).
 
     python -m demo            # run until Ctrl-C
-    python -m demo --check    # start, prove events flow to the API, stop (used by tests/e2e)
+    python -m demo --check    # start, prove events flow and the alert opens and closes, stop (tests/e2e)
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -26,11 +30,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 
+from central.context import Central
 from central.db.migrate import upgrade
+from central.db.models import User
 from central.devices import add_device, sync_broker
+from central.fences import create_fence
+from central.monitoring import set_device_place
 from central.seed import seed
-from contracts import Checkin, Fix
+from contracts import Checkin
+from demo import edge as demo_edge
 from peripherals.tracker.sim import SimTracker, imei_for, run_tracker
 from tests.support.central import make_config
 from tests.support.mosquitto import Mosquitto
@@ -41,19 +51,34 @@ from uplink import Uplink, UplinkConfig
 WORKDIR = Path(os.environ.get("CORR_DEMO_DIR", ".demo"))
 OFFICER = "prov.admin"
 KIOSK = "kiosk-haicang-01"
+EDGE = "edge-haicang"
 WEARER = "S-350205-0001"
+VISITOR = "S-350205-0002"  # checks in at the kiosk
 TRACKER_IMEI = imei_for(1)
+# (lon, lat), an outline of Haicang district (海沧区) traced from a map; the wearer's allowed area.
+HAICANG = [
+    (117.945, 24.535), (117.960, 24.552), (117.985, 24.560), (118.010, 24.556), (118.020, 24.552),
+    (118.028, 24.530), (118.040, 24.524), (118.050, 24.536), (118.062, 24.535), (118.080, 24.528),
+    (118.088, 24.512), (118.078, 24.495), (118.085, 24.478), (118.080, 24.458), (118.065, 24.445),
+    (118.040, 24.438), (118.015, 24.432), (117.990, 24.436), (117.972, 24.445), (117.958, 24.460),
+    (117.950, 24.480), (117.955, 24.500), (117.965, 24.510), (117.950, 24.520), (117.945, 24.535),
+]  # fmt: skip
+OFFICE = (24.4900, 118.0100)  # (lat, lon): the township office, where the kiosk stands
+LONGHAI = (24.4900, 117.9000)  # 5 km west of the district's border
+NEAR_OFFICE = [OFFICE, (24.4906, 118.0100), (24.4906, 118.0108), (24.4900, 118.0108)]
+WALK_STEPS = 6  # positions from the office to Longhai, and as many back
+STEP = timedelta(seconds=2)
 
 
 def _kiosk_loop(uplink: Uplink, stop: threading.Event) -> None:
-    """A kiosk: one check-in, then a position every few seconds (as if from the subject's phone)."""
+    """A kiosk: a subject checks in, and an unknown card is refused (its status goes out through the uplink)."""
     now = datetime.now(UTC)
     uplink.send(
         Checkin(
             event_id=uuid.uuid4(),
             device_id=KIOSK,
             device_time=now,
-            subject_id="S-350205-0001",
+            subject_id=VISITOR,
             methods=["id_card", "face"],
             face_score=0.82,
             result="accepted",
@@ -70,33 +95,55 @@ def _kiosk_loop(uplink: Uplink, stop: threading.Event) -> None:
             reason="card holder is not enrolled",
         )
     )
-    i = 0
-    while not stop.wait(0 if i == 0 else 3):
-        uplink.send(
-            Fix(
-                event_id=uuid.uuid4(),
-                device_id=KIOSK,
-                device_time=datetime.now(UTC),
-                subject_id="S-350205-0001",
-                lat=24.4858 + i * 1e-4,
-                lon=118.0330,
-                accuracy_m=12,
-                source="gnss",
-                battery_pct=80,
-            )
-        )
-        i += 1
+    stop.wait()
 
 
 def _tracker_loop(port: int, stop: threading.Event) -> None:
-    """A wristband: a short GT06 session (login, three positions, heartbeat) every few seconds."""
-    tracker = SimTracker(TRACKER_IMEI, start=datetime.now(UTC), interval=timedelta(seconds=3))
+    """A wristband reporting every 2 s: from the office out of the district and back, then around the office."""
+    start = datetime.now(UTC)
+    walked = 2 * WALK_STEPS + 2  # out, back, and two more inside: enough inside fixes to close the alert
+    walk = SimTracker(TRACKER_IMEI, route=[OFFICE, LONGHAI], start=start, interval=STEP, steps_per_leg=WALK_STEPS)
+    home = SimTracker(TRACKER_IMEI, route=NEAR_OFFICE, start=start + walked * STEP, interval=STEP, steps_per_leg=3)
+    sent = 0
     while not stop.is_set():
+        tracker = walk if sent < walked else home
         try:
-            asyncio.run(run_tracker("127.0.0.1", port, tracker, 3))
+            asyncio.run(run_tracker("127.0.0.1", port, tracker, 1))
+            sent += 1
         except OSError as exc:
             print(f"demo: tracker could not reach the gateway: {exc}", file=sys.stderr)
-        stop.wait(9)
+        if tracker is walk and sent >= walked:
+            home.serial = walk.serial  # one device: its frame serial numbers go on
+        stop.wait(STEP.total_seconds())
+
+
+def _alert_watch(base: str, password: str, stop: threading.Event, seen: dict[int, dict[str, object]]) -> None:
+    """Print the wearer's fence alerts as they open and close (what an officer's alert list shows)."""
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            token = http.post("/api/v1/auth/login", json={"username": OFFICER, "password": password}).json()["token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            while not stop.wait(1):
+                params = {"subject_id": WEARER, "kind": "fence_breach"}
+                for alert in http.get("/api/v1/alerts", headers=headers, params=params).json():
+                    before = seen.get(alert["id"])
+                    if before is None:
+                        print(f"demo: ALERT {alert['id']} opened: {WEARER} {alert['summary']} ({alert['opened_at']})")
+                    if alert["closed_at"] and (before is None or not before["closed_at"]):
+                        print(f"demo: ALERT {alert['id']} closed: {alert['close_reason']} ({alert['closed_at']})")
+                    seen[alert["id"]] = alert
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        if not stop.is_set():
+            print(f"demo: watching alerts failed: {exc}", file=sys.stderr)
+
+
+def _setup_monitoring(central: Central) -> None:
+    """The wearer's allowed area is Haicang district; the kiosk stands at the township office."""
+    with central.sessions.begin() as s:
+        admin = s.execute(select(User).where(User.username == OFFICER)).scalar_one()
+        geometry = {"type": "Polygon", "coordinates": [[list(p) for p in HAICANG]]}
+        create_fence(s, central.audit_key, admin, WEARER, kind="allowed", name="海沧区 Haicang", geometry=geometry)
+        set_device_place(s, central.audit_key, KIOSK, lat=OFFICE[0], lon=OFFICE[1], radius_m=50, actor=OFFICER)
 
 
 def main() -> int:
@@ -120,14 +167,22 @@ def main() -> int:
         acl_file=str(broker.acl_file.resolve()),
         pid_file=str(broker.pid_file.resolve()),
     )
-    cfg = cfg.model_copy(update={"api": cfg.api.model_copy(update={"port": api_port})})
+    cfg = cfg.model_copy(
+        update={
+            "api": cfg.api.model_copy(update={"port": api_port}),
+            "device_api": cfg.device_api.model_copy(update={"public_url": f"http://127.0.0.1:{api_port}"}),
+        }
+    )
 
     print("demo: migrating SQLite and seeding the jurisdiction tree, officers, subjects and devices")
     upgrade(cfg.db_url)
-    from central.context import Central
-
     central = Central.from_config(cfg)
-    seeded = seed(central, password, [(KIOSK, "kiosk", "350205001"), ("central-ingest", "central", "35")])
+    seeded = seed(
+        central,
+        password,
+        [(KIOSK, "kiosk", "350205001"), (EDGE, "edge", "350205001"), ("central-ingest", "central", "35")],
+    )
+    _setup_monitoring(central)
     with central.sessions.begin() as s:
         add_device(
             s,
@@ -143,18 +198,21 @@ def main() -> int:
     cfg = cfg.model_copy(
         update={"mqtt": cfg.mqtt.model_copy(update={"password": seeded.device_secrets["central-ingest"]})}
     )
+    cfg = cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={"interval_s": 10.0})})
     conf = write_config(cfg, WORKDIR / "central.toml")
 
     procs: list[CentralProcess] = []
     stop = threading.Event()
     uplink: Uplink | None = None
+    edge_proc: subprocess.Popen[bytes] | None = None
     rc = 0
     try:
         broker.start()
         print(f"demo: Mosquitto on {broker.host}:{broker.port} (log {broker.log_file})")
         gt06_port = free_port()
         gateway_argv = ["gt06-gateway", "--host", "127.0.0.1", "--port", str(gt06_port)]
-        for name, argv in (("serve", ["serve"]), ("ingest", ["ingest"]), ("gt06", gateway_argv)):
+        roles = (("serve", ["serve"]), ("ingest", ["ingest"]), ("gt06", gateway_argv), ("monitor", ["monitor"]))
+        for name, argv in roles:
             p = CentralProcess(conf, *argv, log=WORKDIR / f"{name}.log")
             p.start()
             procs.append(p)
@@ -174,18 +232,32 @@ def main() -> int:
         wait_for_port(gt06_port, timeout=30)
         threading.Thread(target=_tracker_loop, args=(gt06_port, stop), daemon=True).start()
         base = f"http://127.0.0.1:{api_port}"
+        print("demo: enrolling demo faces through the kiosk API; central publishes the edge gallery")
+        demo_edge.enrol_demo_faces(base, KIOSK, seeded.device_secrets[KIOSK], per_subject=3)
+        edge_proc = demo_edge.start_edge(
+            WORKDIR / "edge",
+            broker_host=broker.host,
+            broker_port=broker.port,
+            password=seeded.device_secrets[EDGE],
+            central_url=base,
+        )
+        alerts: dict[int, dict[str, object]] = {}
+        threading.Thread(target=_alert_watch, args=(base, password, stop, alerts), daemon=True).start()
         print()
         print(f"  API          {base}   (OpenAPI: {base}/docs)")
+        print(f"  officer UI   {base}/ui/")
         print(f"  officer      {OFFICER} / {password}   (also city.officer, haicang.officer, huli.officer, ...)")
         print(
             f"  try          curl -s -X POST {base}/api/v1/auth/login -H 'content-type: application/json' "
             f'-d \'{{"username":"{OFFICER}","password":"{password}"}}\''
         )
         print(f"  tracker      GT06 gateway on 127.0.0.1:{gt06_port}, wristband {TRACKER_IMEI} worn by {WEARER}")
-        print(f"  logs         {WORKDIR}/serve.log {WORKDIR}/ingest.log {WORKDIR}/gt06.log")
+        print(f"  monitoring   {WEARER} may not leave Haicang; the wristband walks out west and back (about 30 s)")
+        print(f"  edge agent   {EDGE} replays a camera clip; sightings of enrolled subjects reach central")
+        print(f"  logs         {WORKDIR}/serve.log {WORKDIR}/ingest.log {WORKDIR}/gt06.log {WORKDIR}/monitor.log")
         print()
         if args.check:
-            rc = _check(base, password)
+            rc = _check(base, password) or _check_alert(alerts) or _check_sighting(base, password)
         else:
             print("demo: running; Ctrl-C stops everything")
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -201,6 +273,12 @@ def main() -> int:
     finally:
         print("demo: stopping")
         stop.set()
+        if edge_proc is not None and edge_proc.poll() is None:
+            edge_proc.terminate()
+            try:
+                edge_proc.wait(20)
+            except subprocess.TimeoutExpired:
+                edge_proc.kill()
         if uplink is not None:
             uplink.stop(drain_timeout=2)
         for p in reversed(procs):
@@ -229,6 +307,40 @@ def _check(base: str, password: str) -> int:
                 return 0 if KIOSK in online else 1
             time.sleep(0.5)
     print("demo check: events did not reach the API within 60 s", file=sys.stderr)
+    return 1
+
+
+def _check_sighting(base: str, password: str, timeout: float = 240) -> int:
+    """Wait until the edge agent's sighting naming an enrolled subject is visible through the API."""
+    with httpx.Client(base_url=base, timeout=10) as http:
+        token = http.post("/api/v1/auth/login", json={"username": OFFICER, "password": password}).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            events = http.get("/api/v1/events", headers=headers, params={"type": "sighting", "limit": 1000}).json()
+            named = sorted({e["subject_id"] for e in events if e["device_id"] == EDGE and e["subject_id"]})
+            if named:
+                print(f"demo check: the edge agent's sightings reached the API, naming {named}")
+                return 0
+            time.sleep(1)
+    print(f"demo check: no sighting naming an enrolled subject within {timeout:.0f} s", file=sys.stderr)
+    return 1
+
+
+def _check_alert(alerts: dict[int, dict[str, object]], timeout: float = 90) -> int:
+    """Wait until the wearer's fence-breach alert has opened and closed again (the walk out and back)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [a for a in list(alerts.values()) if a["closed_at"]]
+        if done:
+            alert = done[0]
+            print(
+                f"demo check: fence_breach alert {alert['id']} opened at {alert['opened_at']} and closed at "
+                f"{alert['closed_at']} ({alert['close_reason']})"
+            )
+            return 0
+        time.sleep(0.5)
+    print(f"demo check: no fence alert opened and closed within {timeout:.0f} s: {alerts}", file=sys.stderr)
     return 1
 
 

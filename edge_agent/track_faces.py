@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge_agent.tracker import Box
 from vision.quality import Measures, QualityConfig
+from vision.template import Template
 
 
 class TrackFacesConfig(BaseModel):
@@ -36,6 +37,32 @@ class TrackFacesConfig(BaseModel):
         gt=0,
         title="Longest wait",
         description="a track still in view after this many seconds is judged without waiting for its end",
+    )
+    repeat_after_s: float = Field(
+        default=3.0,
+        ge=0,
+        title="Same presence",
+        description="a subject named on a new track that began within this many seconds of another track of theirs "
+        "on the same camera (a track split by a missed detection or a busy CPU) is not reported again",
+    )
+    early: bool = Field(
+        default=True,
+        title="Name early",
+        description="report a subject as soon as the track's best crops match them clearly (threshold + "
+        "early_margin), without waiting for the track to end; unknowns are still judged at the end",
+    )
+    early_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        title="Early margin",
+        description="how far above the vision threshold an early match must score",
+    )
+    early_every_s: float = Field(
+        default=0.5,
+        gt=0,
+        title="Early attempts",
+        description="least time between two early attempts on one track whose best crops changed, seconds",
     )
 
 
@@ -71,6 +98,10 @@ class FaceTrack:
     hits: int = 0
     crops: list[Crop] = field(default_factory=list)
     reported: set[str | None] = field(default_factory=set)
+    early_at: datetime | None = None  # last early attempt
+    early_attempts: int = 0
+    early_crops: tuple[datetime, ...] = ()  # the crops (by time) that attempt saw
+    probes: dict[datetime, Template] = field(default_factory=dict)  # embeddings of crops, by crop time
 
     @classmethod
     def start(cls, track_id: int, seen: datetime) -> FaceTrack:
@@ -89,6 +120,25 @@ class FaceTrack:
     def due(self, now: datetime, max_track_s: float) -> bool:
         """True when the track has been in view for `max_track_s` since it was last judged."""
         return now - self.window_start >= timedelta(seconds=max_track_s)
+
+    def early_due(self, now: datetime, config: TrackFacesConfig) -> bool:
+        """True when an early attempt may run: enabled, nobody named yet, a full set of crops it has not seen,
+        and `early_every_s` since the last attempt, doubling after each attempt that named nobody (a face that
+        matches no one clearly is not embedded over and over: its track is judged at its end)."""
+        if not config.early or self.reported or self.hits < config.min_hits or len(self.crops) < config.best_crops:
+            return False
+        if tuple(c.seen for c in self.crops) == self.early_crops:
+            return False
+        if self.early_at is None:
+            return True
+        spacing = config.early_every_s * 2 ** max(0, self.early_attempts - 1)
+        return now - self.early_at >= timedelta(seconds=spacing)
+
+    def tried_early(self, now: datetime) -> None:
+        """Record an early attempt on the current crops."""
+        self.early_at = now
+        self.early_attempts += 1
+        self.early_crops = tuple(c.seen for c in self.crops)
 
     def next_window(self, now: datetime) -> None:
         """Start collecting fresh crops after a judgement made while the track goes on."""
@@ -115,6 +165,19 @@ class Decision:
     bbox: Box
     first_seen: datetime
     last_seen: datetime
+
+
+def decide_early(
+    track: FaceTrack, candidates: Sequence[Candidate], threshold: float, margin: float, min_hits: int
+) -> Decision | None:
+    """A decision naming a subject while the track goes on: only a match at or above threshold + margin, never
+    an unknown (that waits for the end, when all crops are in)."""
+    if len(candidates) != len(track.crops):
+        raise ValueError(f"{len(candidates)} candidates for {len(track.crops)} crops; expected one per crop")
+    best = max((c for c in candidates if c.subject_id is not None), key=lambda c: c.score, default=None)
+    if best is None or best.score < threshold + margin:
+        return None
+    return decide(track, candidates, threshold, min_hits)
 
 
 def decide(track: FaceTrack, candidates: Sequence[Candidate], threshold: float, min_hits: int) -> Decision | None:

@@ -9,8 +9,9 @@ ends. Ids only grow, so an ended track's id is never given out again.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,10 +86,12 @@ def _centre_shift(track: Box, box: Box) -> float:
 class Tracker:
     """Live tracks of one camera; feed it the detections of each detection pass in order."""
 
-    def __init__(self, config: TrackerConfig | None = None) -> None:
+    def __init__(self, config: TrackerConfig | None = None, ids: Iterator[int] | None = None) -> None:
+        """`ids`: the track ids to give out, increasing (the agent's are reserved on disk, unique across
+        restarts); 1, 2, 3, ... by default."""
         self.config = config or TrackerConfig()
         self._tracks: dict[int, Track] = {}
-        self._next_id = 1
+        self._ids = ids if ids is not None else itertools.count(1)
 
     @property
     def live(self) -> list[Track]:
@@ -125,8 +128,7 @@ class Tracker:
         track_ids: list[int] = []
         for box, matched in zip(given, ids, strict=True):
             if matched is None:
-                tid = self._next_id
-                self._next_id += 1
+                tid = next(self._ids)
                 self._tracks[tid] = Track(tid, box, frame, frame)
             else:
                 tid = matched

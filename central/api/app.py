@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from central.api.routes import admin, auth, events, monitoring, nodes, subjects
+from central.api.routes import admin, attendance, auth, device_api, events, monitoring, nodes, subjects
 from central.context import Central
 from central.errors import CentralError
 from central.security import DecryptionError
@@ -21,7 +21,7 @@ def create_app(central: Central) -> FastAPI:
     """Central's API; `central` holds the config, database and keys."""
     app = FastAPI(title="corr central", version="1", description="Community-corrections central API")
     app.state.central = central
-    for module in (auth, nodes, subjects, events, admin, monitoring):
+    for module in (auth, nodes, subjects, events, admin, monitoring, attendance, device_api):
         app.include_router(module.router)
 
     @app.exception_handler(CentralError)
@@ -45,4 +45,7 @@ def create_app(central: Central) -> FastAPI:
         """Liveness."""
         return {"status": "ok"}
 
+    from central.web import mount_ui  # the officer UI (central/web/) under /ui/
+
+    mount_ui(app)
     return app

@@ -7,6 +7,8 @@ sees rows whose path starts with their own node's path (central/scoping.py).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, datetime
 from typing import Any, ClassVar
 
@@ -22,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -133,6 +136,17 @@ class Device(Base):
     status: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     subject_id: Mapped[str | None] = mapped_column(ForeignKey("subject.id"), index=True)  # a tracker's wearer
+    # vision.gallery_file.gallery_key(secret), encrypted with the data key; None for devices registered
+    # before galleries existed (they must rotate their secret to get one).
+    gallery_key_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Failed HTTPS authentications in a row; at the login limit the device is refused until auth_locked_until.
+    failed_auths: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    auth_locked_until: Mapped[datetime | None]
+    # Where a fixed device (a kiosk, a centre camera's edge host) stands, WGS-84, and how far from that point it
+    # sees people: check-ins and sightings there place the subject (人机分离, central/monitoring.py). None: unknown.
+    place_lat: Mapped[float | None] = mapped_column(Float)
+    place_lon: Mapped[float | None] = mapped_column(Float)
+    place_radius_m: Mapped[float | None] = mapped_column(Float)
 
 
 class Event(Base):
@@ -199,6 +213,18 @@ class Fence(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime]
+    # geojson_digest(geojson), kept up to date on every ORM assignment: compiled fences are cached by it.
+    digest: Mapped[str | None] = mapped_column(String(64))
+
+
+def geojson_digest(geojson: dict[str, Any]) -> str:
+    """SHA-256 of a geometry's canonical JSON: equal fences of many subjects share one compiled form."""
+    return hashlib.sha256(json.dumps(geojson, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@event.listens_for(Fence.geojson, "set", propagate=True)
+def _fence_digest(target: Fence, value: dict[str, Any] | None, _old: object, _initiator: object) -> None:
+    target.digest = None if value is None else geojson_digest(value)
 
 
 class LeaveRequest(Base):
@@ -254,7 +280,10 @@ class LocationConfirmation(Base):
     """A request that a subject confirm their location (位置确认) by a deadline, and its outcome."""
 
     __tablename__ = "location_confirmation"
-    __table_args__ = (Index("ix_location_confirmation_node_deadline", "node_path", "deadline"),)
+    __table_args__ = (
+        Index("ix_location_confirmation_node_deadline", "node_path", "deadline"),
+        UniqueConstraint("subject_id", "schedule_slot", name="uq_confirmation_slot"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[str] = mapped_column(ForeignKey("subject.id"), index=True)
@@ -267,6 +296,8 @@ class LocationConfirmation(Base):
     answer_event_id: Mapped[str | None] = mapped_column(String(36))
     answer_method: Mapped[str | None] = mapped_column(String(16))  # phone_face | checkin
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"))
+    # The scheduler's slot ("2026-11-23#1", China date and slot number) for scheduled requests: asked once.
+    schedule_slot: Mapped[str | None] = mapped_column(String(32))
 
 
 class Rollcall(Base):
@@ -375,3 +406,79 @@ class RuleState(Base):
     rule: Mapped[str] = mapped_column(String(32), primary_key=True)  # fence | contact | device_alarm
     state_json: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime]
+
+
+class DeviceGallery(Base):
+    """The current encrypted gallery file of one device (central/gallery.py).
+
+    `content_hmac` is a keyed hash of the entries it holds: the version only goes up when that changes,
+    so re-publishing an unchanged gallery does not make every device download it again. `blob` is the
+    sealed file itself (already encrypted for the device), served as-is so its sha256 stays stable.
+    """
+
+    __tablename__ = "device_gallery"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("device.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_hmac: Mapped[str] = mapped_column(String(64))
+    entries: Mapped[int] = mapped_column(Integer)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    built_at: Mapped[datetime]
+
+
+class Sighting(Base):
+    """A face track seen by an edge camera, projected from a `sighting` event.
+
+    `subject_id` is set only when the reported subject exists and belongs to the device's node or
+    below; otherwise it is None and `reported_subject_id` keeps what the device claimed.
+    """
+
+    __tablename__ = "sighting"
+    __table_args__ = (
+        Index("ix_sighting_subject_time", "subject_id", "first_seen"),
+        Index("ix_sighting_node_time", "node_path", "first_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("event.event_id"), unique=True)
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    reported_subject_id: Mapped[str | None] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    node_path: Mapped[str | None] = mapped_column(String(400))
+    track_id: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    score: Mapped[float] = mapped_column(Float)
+    quality: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime]
+
+
+class StudySession(Base):
+    """A group-study session (集中教育学习) at a centre; attendance is derived from check-ins and sightings."""
+
+    __tablename__ = "study_session"
+    __table_args__ = (Index("ix_study_session_node_time", "node_path", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction_node.id"))
+    node_path: Mapped[str] = mapped_column(String(400))
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime]
+
+
+class AudioBlob(Base):
+    """A voice-report recording uploaded by a kiosk, addressed by the sha256 of its clear bytes, encrypted."""
+
+    __tablename__ = "audio_blob"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]

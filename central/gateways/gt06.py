@@ -212,7 +212,7 @@ class _Writer:
         stats: GatewayStats,
         batch_max: int,
         clock: Clock,
-        audit_key: bytes | None = None,
+        audit_key: bytes,
     ) -> None:
         self._sessions = sessions
         self._audit_key = audit_key
@@ -296,9 +296,9 @@ class Gt06Gateway:
         idle_timeout_s: float = 600.0,
         batch_max: int = 500,
         clock: Clock = _utc_now,
-        audit_key: bytes | None = None,
+        audit_key: bytes,
     ) -> None:
-        """`audit_key`: central's audit key, to run the monitoring rules on what is stored (None: store only)."""
+        """`audit_key`: central's audit key; the monitoring rules run on what is stored and audit their decisions."""
         self.host = host
         self.utc_offset = utc_offset
         self.login_timeout_s = login_timeout_s
@@ -456,9 +456,9 @@ async def serve(
     port: int,
     utc_offset: timedelta,
     stop: asyncio.Event,
-    audit_key: bytes | None = None,
+    audit_key: bytes,
 ) -> None:
-    """Run a gateway until `stop` is set (with `audit_key`, the monitoring rules run on what it stores)."""
+    """Run a gateway until `stop` is set; the monitoring rules run on what it stores (`audit_key` for their audit)."""
     gateway = Gt06Gateway(sessions, host=host, port=port, utc_offset=utc_offset, audit_key=audit_key)
     await gateway.start()
     try:

@@ -6,6 +6,7 @@ the transaction this runs in has committed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,13 +15,17 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from central.db.models import Base, Checkin, DeadLetter, Device, Event, Fix, Subject, VoiceReport
+from central.db.models import Base, Checkin, DeadLetter, Device, Event, Fix, Sighting, Subject, VoiceReport
+from central.scoping import path_within
 from contracts import Checkin as CheckinMsg
 from contracts import ContractError, decode_with_object
 from contracts import Fix as FixMsg
+from contracts import Sighting as SightingMsg
 from contracts import Status as StatusMsg
 from contracts import VoiceReport as VoiceReportMsg
 from contracts.topics import parse_topic
+
+log = logging.getLogger("central.ingest")
 
 
 @dataclass(frozen=True)
@@ -74,13 +79,13 @@ def _device_id_of(topic: str) -> str | None:
 
 
 def store_batch(
-    session: Session, batch: Sequence[Incoming], now: datetime | None = None, *, audit_key: bytes | None = None
+    session: Session, batch: Sequence[Incoming], now: datetime | None = None, *, audit_key: bytes
 ) -> StoreResult:
     """Validate and store a batch inside the caller's transaction; the caller commits, then acknowledges.
 
-    With `audit_key` (the ingest worker and the tracker gateway pass it), the monitoring rules run on
-    the new events in this same transaction (`central.monitoring.evaluate_stored`); without it the
-    batch is only stored.
+    The monitoring rules run on the new events in this same transaction
+    (`central.monitoring.evaluate_stored`), recording their decisions in the audit trail with
+    `audit_key`: every path into the event log (ingest worker, tracker gateway) is watched.
     """
     now = now or datetime.now(UTC)
     result = StoreResult()
@@ -120,7 +125,7 @@ def store_batch(
         return result
 
     paths = _node_paths(session, [m for _, (m, _, _) in fresh])
-    events, fixes, checkins, reports = [], [], [], []
+    events, fixes, checkins, reports, sightings = [], [], [], [], []
     statuses: list[StatusMsg] = []
     for key, (message, raw, topic) in fresh:
         subject_id = getattr(message, "subject_id", None)
@@ -184,25 +189,67 @@ def store_batch(
                     "key_elements": message.key_elements,
                 }
             )
+        elif isinstance(message, SightingMsg):
+            sightings.append(_sighting_row(key, message, paths, now))
         elif isinstance(message, StatusMsg):
             statuses.append(message)
 
     # Another worker may commit the same event between our check and our insert: ignore, don't fail.
-    inserted = insert_ignoring_duplicates(
-        session, Event, events, returning="event_id" if audit_key is not None else None
-    )
+    inserted = insert_ignoring_duplicates(session, Event, events, returning="event_id")
     insert_ignoring_duplicates(session, Fix, fixes)
     insert_ignoring_duplicates(session, Checkin, checkins)
     insert_ignoring_duplicates(session, VoiceReport, reports)
+    insert_ignoring_duplicates(session, Sighting, sightings)
     for status in statuses:
         _apply_status(session, status, now)
     result.stored = len(events)
-    if audit_key is not None:
-        from central.monitoring import evaluate_stored  # it imports this module
+    from central.monitoring import evaluate_stored  # it imports this module
 
-        new = [(key, message) for key, (message, _, _) in fresh if key in inserted]
-        result.decisions = evaluate_stored(session, new, now=now, audit_key=audit_key).decisions
+    new = [(key, message) for key, (message, _, _) in fresh if key in inserted]
+    result.decisions = evaluate_stored(session, new, now=now, audit_key=audit_key).decisions
     return result
+
+
+def _sighting_row(key: str, message: SightingMsg, paths: dict[tuple[str, str], str], now: datetime) -> dict[str, Any]:
+    """A `sighting` row: linked to its subject only when the subject lies in the camera's jurisdiction.
+
+    An edge agent whose gallery is built by central cannot name anyone else; if one does (a stale or
+    foreign gallery, a misconfigured device), the sighting is kept unlinked and the mismatch logged.
+    """
+    device_path = paths.get(("device", message.device_id))
+    subject_id = message.subject_id
+    if subject_id is not None:
+        subject_path = paths.get(("subject", subject_id))
+        if subject_path is None:
+            log.warning(
+                "sighting %s from %s names unknown subject %s: stored unlinked", key, message.device_id, subject_id
+            )
+            subject_id = None
+        elif device_path is None or not path_within(subject_path, device_path):
+            log.warning(
+                "sighting %s from %s (node %s) names subject %s of node %s, outside the camera's jurisdiction: "
+                "stored unlinked",
+                key,
+                message.device_id,
+                device_path,
+                subject_id,
+                subject_path,
+            )
+            subject_id = None
+    return {
+        "event_id": key,
+        "subject_id": subject_id,
+        "reported_subject_id": message.subject_id,
+        "device_id": message.device_id,
+        "camera_id": message.camera_id,
+        "node_path": device_path,
+        "track_id": message.track_id,
+        "first_seen": message.first_seen,
+        "last_seen": message.last_seen,
+        "score": message.score,
+        "quality": message.quality,
+        "created_at": now,
+    }
 
 
 def _node_paths(session: Session, messages: Sequence[Any]) -> dict[tuple[str, str], str]:

@@ -17,6 +17,7 @@ AlertKind = Literal[
     "sensor_fault",
     "sos",
     "location_unconfirmed",  # a location confirmation (位置确认) was not answered in time
+    "positioning_expiring",  # the electronic-positioning period ends soon: renew it or let it end
 ]
 
 
@@ -32,6 +33,7 @@ class FixObservation:
     accuracy_m: float
     source: str  # gnss | wifi | cell | camera
     device_id: str = ""
+    face_verified: bool | None = None  # the phone app's 1:1 face check with this fix: passed, failed, or none
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,9 @@ from typing import Any
 
 from central.rules.base import CloseAlert, Decision, FixObservation, OpenAlert, UpdateEvidence, require_zone
 
-RECENT_IDS = 32  # event ids remembered to drop redeliveries; older ones are harmless (see above)
+# Event ids remembered to drop redeliveries; older ones are harmless (see above). Ingest never passes a
+# stored event again, so a few are enough, and the state it rewrites on every contact stays small.
+RECENT_IDS = 8
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ Two kinds of evidence that a device D is *apart* from the subject:
   `face_check_period` is set): the phone has moved more than `move_distance_m` (+ both fixes'
   accuracy) since the first fix after its latest accepted face check-in, and that check-in (or,
   without one, that first fix) is at least `face_check_period` old. Failed face check-ins on the
-  phone in that time are cited as well.
+  phone in that time are cited as well. A face check-in on a phone is a `checkin` from it with
+  `face` among its methods, or a fix from it that says how the app's face check went
+  (`face_verified` true or false): such a fix counts both as a fix and as a check-in.
 
 Evidence that D is *with* the subject: a fix of D within `window` of a place presence whose whole
 accuracy circle lies within `max_distance_m` + the place's radius, or an accepted face check-in on
@@ -36,9 +38,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from central.rules.base import CloseAlert, Decision, FixObservation, OpenAlert, UpdateEvidence
 from central.rules.contact import CheckinObservation, Place, RollcallObservation, SightingObservation
@@ -51,6 +54,13 @@ MAX_FAILED_CITED = 3
 RECENT_IDS = 64
 
 SeparationObservation = FixObservation | CheckinObservation | SightingObservation | RollcallObservation
+
+FACE_CHECK_PERIODS: Final[Mapping[str, timedelta]] = {
+    "strict": timedelta(hours=12),
+    "normal": timedelta(hours=24),
+    "lenient": timedelta(hours=72),
+}
+"""Per supervision level (严管 / 普管 / 宽管): how long a subject's phone may move without an accepted face check-in."""
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -385,6 +395,16 @@ def evaluate(
             if judged is not None:
                 _judge(devices, judged[0], judged[1], fix.device_id)
         _phone_fix(devices, fixes, fix, params)
+        if observation.face_verified is not None and observation.device_id in params.phone_device_ids:
+            check = CheckinObservation(
+                observation.event_id,
+                observation.subject_id,
+                observation.device_time,
+                observation.device_id,
+                accepted=observation.face_verified,
+                face=True,
+            )
+            _phone_checkin(devices, fixes, check, at, params)
     elif place is not None:
         presence = Presence(observation.event_id, at, place)
         presences = tuple(sorted((*presences, presence), key=lambda p: p.at))[-MAX_PRESENCES:]

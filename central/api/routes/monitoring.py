@@ -8,15 +8,16 @@ the `location` permission, with a stated reason, audited.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from central import alerts, confirmations, fences, locations, subjects
-from central.api.deps import CentralDep, SessionDep, UserDep, require_role
+from central import alerts, confirmations, fences, locations, subjects, users
+from central.api.deps import CentralDep, SessionDep, UserDep, bearer_token, require_role
 from central.db.models import Alert, Fence, Fix, JurisdictionNode, User
+from central.errors import CentralError
 from central.scoping import scoped
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
@@ -270,7 +271,9 @@ def fence_status(subject_id: str, user: UserDep, session: SessionDep) -> FenceSt
 class LocationViewIn(_In):
     """Why and for when the officer needs the location."""
 
-    reason: str = Field(description=f"why, for correction work (at least {locations.MIN_REASON_CHARS} characters)")
+    reason: str = Field(
+        "", description=f"why, for correction work (at least {locations.MIN_REASON_CHARS} characters); required"
+    )
     since: datetime = Field(description="start of the range, with a zone")
     until: datetime = Field(description=f"end of the range (at most {locations.MAX_RANGE.days} days after since)")
     tolerance_m: float | None = Field(None, description="simplify the track to this many metres")
@@ -310,20 +313,35 @@ def _point(p: locations.TrackPoint | None) -> PointOut | None:
 
 @router.post("/subjects/{subject_id}/location-views", tags=["location"])
 def view_location(
-    subject_id: str, body: LocationViewIn, user: UserDep, central: CentralDep, session: SessionDep
+    subject_id: str, body: LocationViewIn, token: Annotated[str, Depends(bearer_token)], central: CentralDep
 ) -> TrackOut:
-    """The track over a range, for officers with the `location` permission, after stating a reason; audited."""
-    view = locations.view_track(
-        session,
-        central.audit_key,
-        user,
-        subject_id,
-        reason=body.reason,
-        since=body.since,
-        until=body.until,
-        tolerance_m=body.tolerance_m,
-        alert_id=body.alert_id,
-    )
+    """The track over a range, for officers with the `location` permission, after stating a reason; audited.
+
+    A refused attempt (no permission, not in the jurisdiction, no reason) is audited as well.
+    """
+    # Its own transaction, as login does: the audit row of a refusal is committed, then the error answered.
+    with central.sessions.begin() as session:
+        user = users.user_for_token(session, token)
+        try:
+            view = locations.view_track(
+                session,
+                central.audit_key,
+                user,
+                subject_id,
+                reason=body.reason,
+                since=body.since,
+                until=body.until,
+                tolerance_m=body.tolerance_m,
+                alert_id=body.alert_id,
+            )
+        except (CentralError, ValueError) as exc:
+            refused = exc
+        else:
+            return _track(view)
+    raise refused
+
+
+def _track(view: locations.TrackView) -> TrackOut:
     return TrackOut(
         subject_id=view.subject_id,
         since=view.since,

@@ -11,7 +11,7 @@ from central.alerts import RULE_ACTOR, apply_decisions
 from central.db.models import Alert, Audit
 from central.ingest.store import Incoming, store_batch
 from central.rules.base import CloseAlert, OpenAlert, UpdateEvidence
-from contracts import Fix, encode, topic_for
+from contracts import DeviceAlarm, Fix, encode, topic_for
 from tests.integration.central.conftest import Env
 
 SUBJECT = "S-350205-0001"
@@ -35,7 +35,12 @@ def _fixes(env: Env, n: int) -> list[str]:
     ]
     with env.central.sessions.begin() as s:
         assert (
-            store_batch(s, [Incoming(topic_for(m), encode(m)) for m in messages], now=T0 + timedelta(hours=1)).dead
+            store_batch(
+                s,
+                [Incoming(topic_for(m), encode(m)) for m in messages],
+                now=T0 + timedelta(hours=1),
+                audit_key=env.central.audit_key,
+            ).dead
             == []
         )
     return [str(m.event_id) for m in messages]
@@ -99,3 +104,71 @@ def test_decisions_without_a_target_are_skipped_with_the_reason(env: Env) -> Non
     ]
     with env.central.sessions() as s:
         assert s.execute(select(Alert)).first() is None
+
+
+def _alarm(env: Env, at: datetime, received: datetime, kind: str = "tamper") -> str:
+    """Store a device alarm of SUBJECT's wristband at device time `at`, received at `received`; its event id."""
+    message = DeviceAlarm(
+        event_id=uuid.uuid4(),
+        device_id="band-0001",
+        device_time=at,
+        subject_id=SUBJECT,
+        kind=kind,  # type: ignore[arg-type]
+        detail="strap opened",
+    )
+    with env.central.sessions.begin() as s:
+        incoming = [Incoming(topic_for(message), encode(message))]
+        assert store_batch(s, incoming, now=received, audit_key=env.central.audit_key).dead == []
+    return str(message.event_id)
+
+
+def _tamper_alerts(env: Env) -> list[tuple[str, str, bool, list[str]]]:
+    with env.central.sessions() as s:
+        rows = s.execute(select(Alert).where(Alert.kind == "tamper").order_by(Alert.id)).scalars().all()
+        return [(a.episode_key, a.state, a.closed_at is not None, list(a.evidence)) for a in rows]
+
+
+def test_handling_a_tamper_alert_ends_its_episode_for_the_rule(env: Env) -> None:
+    """Handled by an officer: the episode closes, its late or repeated alarms stay in it, a new alarm opens anew."""
+    # The API handles at the wall clock, so the alarms are placed around it.
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    first = _alarm(env, base, base)
+    second = _alarm(env, base + timedelta(minutes=1), base + timedelta(minutes=1))
+    [(episode, state, closed, evidence)] = _tamper_alerts(env)
+    assert (episode, state, closed, evidence) == (f"tamper:{first}", "open", False, [first, second])
+
+    c, h = env.client, env.login("haicang.officer")
+    [listed] = c.get("/api/v1/alerts", headers=h, params={"kind": "tamper"}).json()
+    assert c.post(f"/api/v1/alerts/{listed['id']}/ack", headers=h).status_code == 200
+    r = c.post(f"/api/v1/alerts/{listed['id']}/handle", headers=h, json={"resolution": "visited: strap replaced"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["active"]) == ("handled", False)
+    assert r.json()["close_reason"] == "handled by haicang.officer"
+    with env.central.sessions() as s:
+        [audited] = s.execute(select(Audit).where(Audit.action == "alert.handle")).scalars().all()
+        assert audited.detail["alarm_rule_told"] is True and audited.detail["closed"] is True
+
+    handled_at = base + timedelta(hours=1, minutes=5)  # received after the officer's handling
+    _alarm(env, base + timedelta(seconds=30), handled_at)  # an alarm of the handled episode, delivered late
+    _alarm(env, base + timedelta(minutes=30), handled_at)  # a repeat from before the handling (device clock)
+    assert _tamper_alerts(env) == [(f"tamper:{first}", "handled", True, [first, second])]
+
+    again = _alarm(env, handled_at, handled_at)  # after the handling: a new episode
+    assert [(e, st, cl) for e, st, cl, _ in _tamper_alerts(env)] == [
+        (f"tamper:{first}", "handled", True),
+        (f"tamper:{again}", "open", False),
+    ]
+
+
+def test_handling_a_fence_alert_leaves_the_rule_alone(env: Env) -> None:
+    """Only device alarms end when handled; a fence breach closes when the subject is back inside."""
+    e = _fixes(env, 2)
+    key = env.central.audit_key
+    with env.central.sessions.begin() as s:
+        [alert_id] = apply_decisions(
+            s, [OpenAlert(SUBJECT, "fence_breach", e[0], T0, "outside the allowed area", (e[0],))], audit_key=key
+        ).opened
+    c, h = env.client, env.login("haicang.officer")
+    assert c.post(f"/api/v1/alerts/{alert_id}/ack", headers=h).status_code == 200
+    r = c.post(f"/api/v1/alerts/{alert_id}/handle", headers=h, json={"resolution": "called, coming back"})
+    assert (r.json()["state"], r.json()["active"], r.json()["close_reason"]) == ("handled", True, None)

@@ -47,7 +47,15 @@ def _checkin(subject_id: str, at: datetime, result: Literal["accepted", "refused
 
 def _store(env: Env, received: datetime, *messages: Fix | Checkin) -> None:
     with env.central.sessions.begin() as s:
-        assert store_batch(s, [Incoming(topic_for(m), encode(m)) for m in messages], now=received).dead == []
+        assert (
+            store_batch(
+                s,
+                [Incoming(topic_for(m), encode(m)) for m in messages],
+                now=received,
+                audit_key=env.central.audit_key,
+            ).dead
+            == []
+        )
 
 
 def test_answers_misses_and_monthly_rates(env: Env) -> None:

@@ -97,7 +97,9 @@ def with_gateway(central: Central, scenario: Callable[[Gt06Gateway], Awaitable[A
     """Run `scenario` against a gateway on a free loopback port, then close the gateway."""
 
     async def main() -> Any:
-        gateway = Gt06Gateway(central.sessions, host="127.0.0.1", port=0, clock=lambda: NOW)
+        gateway = Gt06Gateway(
+            central.sessions, host="127.0.0.1", port=0, clock=lambda: NOW, audit_key=central.audit_key
+        )
         await gateway.start()
         try:
             return await scenario(gateway)

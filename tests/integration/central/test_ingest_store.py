@@ -34,7 +34,7 @@ TOPIC = "corr/v1/dev/kiosk-haicang/fix"
 
 def _store(env: Env, items: list[Incoming]):
     with env.central.sessions.begin() as s:
-        return store_batch(s, items, now=NOW)
+        return store_batch(s, items, now=NOW, audit_key=env.central.audit_key)
 
 
 def _count(env: Env, model) -> int:

@@ -50,7 +50,12 @@ def _store_fixes(env: Env, times: list[datetime], lon0: float = 118.0) -> None:
         for i, t in enumerate(times)
     ]
     with env.central.sessions.begin() as s:
-        result = store_batch(s, [Incoming(topic_for(m), encode(m)) for m in messages], now=datetime.now(UTC))
+        result = store_batch(
+            s,
+            [Incoming(topic_for(m), encode(m)) for m in messages],
+            now=datetime.now(UTC),
+            audit_key=env.central.audit_key,
+        )
         assert result.dead == []
 
 
@@ -149,3 +154,33 @@ def test_positioning_periods(env: Env) -> None:
     assert c.get("/api/v1/positioning/expiring", headers=h, params={"within_days": 7}).json() == []
     later = c.post(url, headers=h, json=period(today + timedelta(days=70), today + timedelta(days=80))).json()
     assert later["positioning_from"] == (today + timedelta(days=70)).isoformat()  # after a gap: a new period
+
+
+def test_refused_location_views_are_audited(env: Env) -> None:
+    """No right, outside the jurisdiction, no reason: refused, and each refusal is in the audit trail."""
+    _officers(env)
+    c = env.client
+    since, until = PERIOD_START, PERIOD_START + timedelta(hours=1)
+    no_right = c.post(VIEWS, headers=env.login("haicang.officer"), json=_body(since, until))
+    assert no_right.status_code == 403
+    assert c.post(VIEWS, headers=env.login("huli.loc"), json=_body(since, until)).status_code == 404
+    body = _body(since, until)
+    del body["reason"]
+    no_reason = c.post(VIEWS, headers=env.login("haicang.loc"), json=body)
+    assert no_reason.status_code == 400 and no_reason.json()["error"].startswith("reason: state why")
+    blank = c.post(VIEWS, headers=env.login("haicang.loc"), json=_body(since, until, reason="   "))
+    assert blank.status_code == 400
+    assert c.post(VIEWS, json=_body(since, until)).status_code == 401  # nobody to hold to account
+
+    with env.central.sessions() as s:
+        refused = s.execute(select(Audit).where(Audit.action == "location.refused").order_by(Audit.id)).scalars()
+        rows = [(a.actor, a.subject_id, a.node_path, a.detail["status"], a.detail["reason"]) for a in refused]
+        assert not s.execute(select(Audit).where(Audit.action == "location.view")).first()
+    assert rows == [
+        ("haicang.officer", SUBJECT, "/35/3502/350205/", 403, "核查越界告警，电话未接通"),
+        ("huli.loc", SUBJECT, "/35/3502/350206/", 404, "核查越界告警，电话未接通"),
+        ("haicang.loc", SUBJECT, "/35/3502/350205/", 400, ""),
+        ("haicang.loc", SUBJECT, "/35/3502/350205/", 400, "   "),
+    ]
+    r = c.get("/api/v1/audit", headers=env.login("prov.admin"), params={"action": "location.refused"})
+    assert r.status_code == 200 and len(r.json()) == 4, r.text  # the province's admin sees every attempt

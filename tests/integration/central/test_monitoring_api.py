@@ -30,7 +30,7 @@ def _breach(env: Env, kind: AlertKind = "fence_breach") -> tuple[int, str]:
     )
     event_id = str(fix.event_id)
     with env.central.sessions.begin() as s:
-        store_batch(s, [Incoming(topic_for(fix), encode(fix))], now=T0)
+        store_batch(s, [Incoming(topic_for(fix), encode(fix))], now=T0, audit_key=env.central.audit_key)
         result = apply_decisions(
             s,
             [OpenAlert(SUBJECT, kind, event_id, T0, "outside the allowed area for 3 fixes", (event_id,))],

@@ -173,3 +173,22 @@ def test_tracker_walking_out_of_the_district_is_an_alert_in_the_api(env: Env) ->
         assert number not in text
     with env.central.sessions() as s:
         assert s.execute(select(func.count()).select_from(RuleState)).scalar_one() == 2  # fence + contact
+
+
+def test_stored_contact_may_lag_fixes_but_the_tick_catches_up(env: Env) -> None:
+    """Fixes within 1/8 of the interval do not rewrite the contact row; the tick reads them before it opens."""
+    key = env.central.audit_key
+    first = fix(0, HOME)
+    store(env, [first])
+    for i in range(1, 5):  # every 30 minutes for 2 hours, each its own batch
+        store(env, [fix(60 * i, HOME)])
+    stored = json.loads(states(env)["contact"])
+    assert stored["last_contact_id"] == str(uuid.uuid5(uuid.NAMESPACE_URL, "monitoring-test/0"))
+    newest = str(uuid.uuid5(uuid.NAMESPACE_URL, "monitoring-test/240"))
+    with env.central.sessions.begin() as s:  # 24.5 h after the stored contact, 22.5 h after the newest fix
+        assert tick_all(s, now=T0 + timedelta(hours=24, minutes=30), audit_key=key).decisions == 0
+    assert json.loads(states(env)["contact"])["last_contact_id"] == newest  # caught up and written
+    with env.central.sessions.begin() as s:
+        assert tick_all(s, now=T0 + timedelta(hours=26, minutes=1), audit_key=key).decisions == 1
+    [(kind, _state, closed, evidence)] = alerts(env)
+    assert (kind, closed, evidence) == ("lost_contact", False, [newest])

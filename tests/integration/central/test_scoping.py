@@ -67,7 +67,7 @@ def _fill(env: Env) -> None:
         st = Status(event_id=uuid.uuid4(), device_id=dev, device_time=NOW, online=True, queue_depth=3)
         items.append(Incoming(topic_for(st), encode(st)))
     with env.central.sessions.begin() as s:
-        result = store_batch(s, items, now=NOW)
+        result = store_batch(s, items, now=NOW, audit_key=env.central.audit_key)
         assert result.dead == []
         for sid in DEVICE_OF:
             path = "/35/3502/350205/" if sid.startswith("S-350205") else "/35/3502/350206/"
@@ -198,6 +198,7 @@ def test_admin_listings_scoped_for_a_county_admin(env: Env) -> None:
             s,
             [Incoming("corr/v1/dev/kiosk-huli/fix", b"{bad"), Incoming("corr/v1/dev/kiosk-haicang/fix", b"[]")],
             now=NOW,
+            audit_key=env.central.audit_key,
         )
     h = env.login("haicang.admin", "long-enough-pw")
     users = {u["username"] for u in env.client.get("/api/v1/users", headers=h).json()}

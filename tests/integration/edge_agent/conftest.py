@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
+from edge_agent.clip import enrol_cast
 from tests.integration.edge_agent import clip
 from vision.config import parse_config
 from vision.errors import ModelFileError
 from vision.gallery import Gallery
-from vision.models import REPO_ROOT, resolve
-from vision.pipeline import FacePipeline, QualityRefused
+from vision.models import resolve
+from vision.pipeline import FacePipeline
+from vision.template import Template
 
-FACES = REPO_ROOT.parent / "shared" / "testdata" / "faces"
+FACES = clip.FACES_DIR
 GALLERY_PER_SUBJECT = 6
 
 
@@ -45,30 +45,16 @@ def pipeline() -> FacePipeline:
     return FacePipeline(parse_config({"runtime": {"threads": 1}}))
 
 
-def _enrolment_image(path: Path) -> np.ndarray:
-    """celeb5 photos are small: scale them to 360 px high, as an enrolment desk's camera would give."""
-    image = cv2.imread(str(path))
-    assert image is not None, path
-    scale = max(1.0, 360 / image.shape[0])
-    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+@pytest.fixture(scope="session")
+def enrolled(faces_dir: Path, pipeline: FacePipeline) -> list[tuple[str, Template]]:
+    """The first 6 `train` photos of each enrolled person that pass the gate (never a photo used in the clip)."""
+    return enrol_cast(pipeline, faces_dir, per_subject=GALLERY_PER_SUBJECT)
 
 
 @pytest.fixture(scope="session")
-def gallery(faces_dir: Path, pipeline: FacePipeline) -> Gallery:
-    """The first 6 `train` photos of each enrolled person that pass the gate (never a photo used in the clip)."""
-    items = []
-    for person in clip.ENROLLED:
-        taken = 0
-        for path in sorted((faces_dir / "celeb5" / person).glob("*_train_*.jpg")):
-            if taken == GALLERY_PER_SUBJECT:
-                break
-            try:
-                items.append((clip.subject_id(person), pipeline.enrol(_enrolment_image(path))))
-                taken += 1
-            except QualityRefused:
-                continue
-        assert taken >= 3, f"{person}: only {taken} enrolment photos pass the gate"
-    return Gallery.from_templates(items, threads=1)
+def gallery(enrolled: list[tuple[str, Template]]) -> Gallery:
+    """The clip's enrolled subjects as a 1:N gallery."""
+    return Gallery.from_templates(enrolled, threads=1)
 
 
 @pytest.fixture(scope="session")

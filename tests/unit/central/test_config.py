@@ -201,7 +201,7 @@ def test_every_field_has_a_title():
     for field in CentralConfig.model_fields.values():
         if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
             sections.append(field.annotation)
-    assert len(sections) == 5
+    assert len(sections) == 7
     untitled = [
         f"{model.__name__}.{name}"
         for model in sections
@@ -251,6 +251,14 @@ def configs(draw: st.DrawFn) -> CentralConfig:
                 "receive_maximum": draw(st.integers(1, 65535)),
             },
             "api": {"host": draw(plain_texts), "port": draw(st.integers(0, 65535))},
+            "device_api": {
+                "public_url": draw(
+                    st.none() | st.from_regex(r"https?://[a-z0-9.-]{1,20}(:[0-9]{1,5})?", fullmatch=True)
+                ),
+                "fingerprint_nodes": draw(st.lists(st.from_regex(r"[0-9]{2,9}", fullmatch=True), max_size=4)),
+                "audio_max_bytes": draw(st.integers(1, 10**9)),
+                "auth_cache_s": draw(st.integers(0, 10**5)),
+            },
         }
     )
 

@@ -21,6 +21,7 @@ from central.locations import (
     positioning_window,
     project,
     reason_text,
+    simplify,
 )
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
@@ -144,3 +145,19 @@ def test_reason_must_say_something():
     with pytest.raises(ValueError, match=f"at least {MIN_REASON_CHARS} characters\\), got 2"):
         reason_text("  ok   ")
     assert reason_text(" 核查越界告警 ") == "核查越界告警"
+
+
+@pytest.mark.parametrize("tolerance", [5.0, 40.0, 320.0])
+def test_simplify_keeps_exactly_what_douglas_peucker_keeps(tolerance):
+    """The GEOS path of `simplify` is checked against the numpy one on a random walk, and on a point repeated."""
+    rng = np.random.default_rng(7)
+    lats = 24.49 + np.cumsum(rng.normal(0, 0.0006, 3000))
+    lons = 118.01 + np.cumsum(rng.normal(0, 0.0008, 3000))
+    points = [
+        TrackPoint(f"e{i}", T0 + timedelta(minutes=i), lat, lon, 10, "gnss")
+        for i, (lat, lon) in enumerate(zip(lats, lons, strict=True))
+    ]
+    xs, ys = project(lats, lons)
+    assert [p.event_id for p in simplify(points, tolerance)] == [f"e{i}" for i in douglas_peucker(xs, ys, tolerance)]
+    still = [TrackPoint(f"s{i}", T0, 24.5, 118.0, 5, "gnss") for i in range(5)]
+    assert [p.event_id for p in simplify(still, tolerance)] == ["s0", "s4"]

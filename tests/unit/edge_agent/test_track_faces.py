@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge_agent.track_faces import Candidate, Crop, FaceTrack, crop_quality, decide
+from edge_agent.track_faces import Candidate, Crop, FaceTrack, TrackFacesConfig, crop_quality, decide, decide_early
 from vision.quality import Measures, QualityConfig
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -117,3 +117,34 @@ def test_a_long_track_is_due_after_max_track_s_and_starts_a_fresh_window() -> No
     t.next_window(T0 + timedelta(seconds=30))
     assert t.crops == []
     assert not t.due(T0 + timedelta(seconds=59), 30)
+
+
+def test_an_early_decision_names_only_a_clear_match() -> None:
+    """Early: a match at threshold + margin names the subject; just above the threshold, or unknown, waits."""
+    t = track(0.9, 0.8, 0.7)
+    clear = [Candidate("S-1", THRESHOLD + 0.06), Candidate("S-2", 0.1), Candidate(None, 0.0)]
+    decision = decide_early(t, clear, THRESHOLD, 0.05, 2)
+    assert decision is not None
+    assert decision.subject_id == "S-1"
+    assert decide_early(t, [Candidate("S-1", THRESHOLD + 0.01)] * 3, THRESHOLD, 0.05, 2) is None
+    assert decide_early(t, [Candidate(None, 0.0)] * 3, THRESHOLD, 0.05, 2) is None
+    with pytest.raises(ValueError, match="expected one per crop"):
+        decide_early(t, clear[:2], THRESHOLD, 0.05, 2)
+
+
+def test_early_attempts_need_a_full_set_of_new_crops_and_are_spaced() -> None:
+    """early_due: only with best_crops crops, not on crops already tried, not within early_every_s, never once named."""
+    config = TrackFacesConfig(best_crops=3, early_every_s=0.5)
+    t = track(0.9, 0.8)
+    now = T0 + timedelta(seconds=2)
+    assert not t.early_due(now, config), "two crops of three"
+    t.see(now, crop(0.7, 2), keep=3)
+    assert t.early_due(now, config)
+    t.tried_early(now)
+    assert not t.early_due(now + timedelta(seconds=1), config), "the same crops again"
+    t.see(now + timedelta(seconds=0.1), crop(0.95, 2.1), keep=3)
+    assert not t.early_due(now + timedelta(seconds=0.2), config), "too soon"
+    assert t.early_due(now + timedelta(seconds=0.5), config)
+    t.reported.add("S-1")
+    assert not t.early_due(now + timedelta(seconds=5), config), "already named"
+    assert not track(0.9, 0.8, 0.7).early_due(now, TrackFacesConfig(early=False))

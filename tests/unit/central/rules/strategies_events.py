@@ -6,7 +6,7 @@ device times may lag behind them (late delivery) or run ahead (a device clock th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
@@ -157,7 +157,7 @@ def separation_events(draw: st.DrawFn, event_id: str, *, moving: bool = True) ->
             lat += draw(st.integers(-5, 5)) * 0.001
         accuracy = draw(st.sampled_from((5.0, 30.0, 200.0, 1500.0)))
         device = draw(st.sampled_from((PHONE, BAND)))
-        return fix(
+        observed = fix(
             event_id,
             seconds,
             lat,
@@ -166,6 +166,8 @@ def separation_events(draw: st.DrawFn, event_id: str, *, moving: bool = True) ->
             accuracy=accuracy,
             source="camera" if kind == "camera" else "gnss",
         )
+        # The phone app may say how its face check with this fix went.
+        return replace(observed, face_verified=draw(st.sampled_from((None, None, None, True, False))))
     if kind == "sighting":
         return sighting(event_id, seconds)
     if kind in ("kiosk", "refused_kiosk"):

@@ -2,6 +2,7 @@
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -265,6 +266,41 @@ def test_moving_wristband_needs_no_face_checkin():
     events = [fix("a", 0, CENTRE.lat, CENTRE.lon, device=BAND), fix("b", 1900, *HOME, device=BAND)]
     _, out = run(events, PHONE_CHECKS)
     assert flat(out) == []
+
+
+def verified_fix(event_id: str, seconds: float, where: tuple[float, float], passed: bool, device: str = PHONE):
+    """A phone fix that says how the app's face check with it went."""
+    return replace(fix(event_id, seconds, *where), device_id=device, face_verified=passed)
+
+
+def test_fix_with_a_passed_face_check_is_a_face_checkin():
+    """The app's face check travels with the fix: passed, it restarts the period and closes the episode."""
+    events = [fix("a", 0, CENTRE.lat, CENTRE.lon), verified_fix("v", 1700, HOME, True), fix("b", 1900, *HOME)]
+    _, out = run(events, PHONE_CHECKS)
+    assert flat(out) == []  # the check at 1700 s: the phone moved, but with its owner
+    state, out = run([fix("a", 0, CENTRE.lat, CENTRE.lon), fix("b", 1900, *HOME)], PHONE_CHECKS)
+    assert [type(d) for d in flat(out)] == [OpenAlert]
+    _, decisions = evaluate(state, verified_fix("v", 2000, HOME, True), LATE, PHONE_CHECKS)
+    assert [(type(d), d.evidence) for d in decisions] == [(CloseAlert, ("v",))]
+
+
+def test_fix_with_a_failed_face_check_is_cited_and_counts_as_a_fix():
+    """Failed, it is cited as a failed check-in, and it is still a position of the phone."""
+    events = [fix("a", 0, CENTRE.lat, CENTRE.lon), verified_fix("x", 1850, HOME, False)]
+    state, out = run(events, PHONE_CHECKS)
+    [[], [opened]] = out
+    assert (type(opened), opened.evidence) == (OpenAlert, ("a", "x"))
+    assert [d.face_failed for d in state.devices] == [("x",)]
+    _, decisions = evaluate(state, fix("c", 1900, *HOME), LATE, PHONE_CHECKS)
+    assert [(type(d), d.evidence) for d in decisions] == [(UpdateEvidence, ("a", "c", "x"))]
+
+
+def test_face_check_on_a_device_that_is_not_the_phone_is_ignored():
+    """Only the subject's registered phones are face-checked: a wristband's flag means nothing."""
+    events = [fix("a", 0, CENTRE.lat, CENTRE.lon), verified_fix("v", 1700, HOME, True, device=BAND)]
+    events += [fix("b", 1900, *HOME)]
+    _, out = run(events, PHONE_CHECKS)
+    assert [type(d) for d in flat(out)] == [OpenAlert]
 
 
 # --- errors and state ----------------------------------------------------------------------------

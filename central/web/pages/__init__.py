@@ -1,0 +1,1 @@
+"""The officer UI's pages, one module each."""

