@@ -42,7 +42,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from contracts.topics import DEVICE_ID_RULE, is_device_id
-from kiosk.devices.config import CONFIG_ENV, DevicesConfig
+from kiosk.devices.config import CONFIG_ENV, DevicesConfig, merge_tables
 from kiosk.devices.config import ConfigError as DevicesConfigError
 from kiosk.devices.config import parse_config as parse_devices_config
 from kiosk.flows.policy import PinHash, Policy
@@ -392,16 +392,6 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def _describe(exc: ValidationError, source: str, environ: Mapping[str, str]) -> str:
     lines = []
     for err in exc.errors():
@@ -427,7 +417,7 @@ def parse_settings(
     table = document.get("kiosk", {})
     if not isinstance(table, Mapping):
         raise ConfigError(f"{source}: 'kiosk' must be a table, got {type(table).__name__}")
-    data = _merge(dict(table), _env_overrides(environ))
+    data = merge_tables(dict(table), _env_overrides(environ))
     try:
         kiosk = KioskConfig.model_validate(data)
     except ValidationError as exc:

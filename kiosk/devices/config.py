@@ -272,11 +272,12 @@ def _env_overrides(environ: Mapping[str, str], prefix: str) -> dict[str, Any]:
     return out
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def merge_tables(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `over` laid on top, table by table (overrides replace values, merge into tables)."""
     merged = dict(base)
     for key, value in over.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_tables(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -318,12 +319,12 @@ def parse_config(
     vision = document.get("vision", {})
     if not isinstance(vision, Mapping):
         raise ConfigError(f"{source}: 'vision' must be a table, got {type(vision).__name__}")
-    data = _merge(dict(devices), _env_overrides(environ, ENV_PREFIX))
+    data = merge_tables(dict(devices), _env_overrides(environ, ENV_PREFIX))
     if "vision" in data:
         raise ConfigError(
             f"{source}: the face pipeline's keys go in the shared [vision] table (CORR_VISION__…), not [devices.vision]"
         )
-    data["vision"] = _merge(dict(vision), _env_overrides(environ, VISION_ENV_PREFIX))
+    data["vision"] = merge_tables(dict(vision), _env_overrides(environ, VISION_ENV_PREFIX))
     data.setdefault("runtime_dir", str(default_runtime_dir(environ)))
     try:
         return DevicesConfig.model_validate(data)
