@@ -6,9 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import profiles
 
+from central.security import use_password_parameters
 from tests.support.mosquitto import Mosquitto
 from tests.support.postgres import Postgres
+
+# Seeding a central hashes a dozen passwords; with production argon2 parameters that is a second per test.
+# Hashes made here carry their own (cheapest) parameters, so servers started by the tests verify them cheaply.
+use_password_parameters(profiles.CHEAPEST)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 import hashlib
 import re
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
@@ -220,3 +222,10 @@ def test_mask_never_reveals_the_middle(value):
     assert len(masked) == len(value)
     hidden = range(6, len(value) - 4) if len(value) > 10 else range(len(value))
     assert all(masked[i] == "*" for i in hidden)
+
+
+def test_processes_hash_with_rfc_9106_low_memory_parameters_unless_the_suite_says_otherwise() -> None:
+    """The suite hashes cheaply (tests/conftest.py); a fresh process, as every server is, uses 64 MiB, t=3, p=4."""
+    code = "from central.security import hash_password; print(hash_password('x'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), out
