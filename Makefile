@@ -20,17 +20,22 @@ $(INSTALLED): pyproject.toml scripts/setup-venv.sh
 demo: setup
 	$(PY) -m demo
 
+# Two workers (the machine has two cores); --dist loadscope keeps each test module on one worker so its
+# module-scoped broker, database and models are started once. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+PYTEST = $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadscope
+
 test: setup
-	$(PY) -m pytest tests -q
+	$(PYTEST) tests
 
 unit: setup
-	$(PY) -m pytest tests/unit -q
+	$(PYTEST) tests/unit
 
 integration: setup
-	$(PY) -m pytest tests/integration -q
+	$(PYTEST) tests/integration
 
 e2e: setup
-	$(PY) -m pytest tests/e2e -q
+	$(PYTEST) tests/e2e
 
 bench: setup
 	$(PY) bench/ingest.py
