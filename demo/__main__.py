@@ -3,14 +3,22 @@
 Mosquitto on a free port (its password file and ACL written by central), central on
 SQLite with a seeded jurisdiction tree, officers and subjects, `corr-central serve`,
 `corr-central ingest`, `corr-central gt06-gateway` and `corr-central monitor` as their own
-processes, a simulated kiosk publishing through `uplink`, and a simulated GT06 wristband tracker
-worn by S-350205-0001 reporting to the gateway over TCP. The wearer's allowed area is the
-Haicang district; the wristband walks from the township office west out of the district into
-Longhai and back, so a fence-breach alert opens and then closes (the demo prints both), and then
-stays around the office. It uses the same real servers the tests start (tests/support).
+processes, and three devices:
+
+- the kiosk (demo/kiosk.py): the device daemon with the ID-card reader and fingerprint sensor
+  simulators on pseudo-terminals, a camera fed from photos and a WAV microphone, and the Kivy UI
+  (a window on $DISPLAY, otherwise headless under xvfb-run) where a scripted subject, S-350205-0001,
+  checks in and records a voice report, each step logged to .demo/kiosk-ui.log;
+- the edge agent (demo/edge.py) replaying a camera clip; its sightings name enrolled subjects;
+- a simulated GT06 wristband worn by S-350205-0001 reporting to the gateway over TCP. The wearer's
+  allowed area is the Haicang district; the wristband walks from the township office west out of
+  the district into Longhai and back, so a fence-breach alert opens and then closes (the demo
+  prints both), and then stays around the office.
+
+It uses the same real servers the tests start (tests/support).
 
     python -m demo            # run until Ctrl-C
-    python -m demo --check    # start, prove events flow and the alert opens and closes, stop (tests/e2e)
+    python -m demo --check    # start, prove that what every device does reaches the API and the officer UI, stop
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -25,7 +34,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,21 +47,19 @@ from central.devices import add_device, sync_broker
 from central.fences import create_fence
 from central.monitoring import set_device_place
 from central.seed import seed
-from contracts import Checkin
 from demo import edge as demo_edge
+from demo import kiosk as demo_kiosk
 from peripherals.tracker.sim import SimTracker, imei_for, run_tracker
 from tests.support.central import make_config
 from tests.support.mosquitto import Mosquitto
 from tests.support.ports import free_port, wait_for_port
 from tests.support.processes import CentralProcess, write_config
-from uplink import Uplink, UplinkConfig
 
 WORKDIR = Path(os.environ.get("CORR_DEMO_DIR", ".demo"))
 OFFICER = "prov.admin"
 KIOSK = "kiosk-haicang-01"
 EDGE = "edge-haicang"
-WEARER = "S-350205-0001"
-VISITOR = "S-350205-0002"  # checks in at the kiosk
+WEARER = "S-350205-0001"  # wears the wristband, checks in at the kiosk (demo/kiosk.py SUBJECT) and is on camera
 TRACKER_IMEI = imei_for(1)
 # (lon, lat), an outline of Haicang district (海沧区) traced from a map; the wearer's allowed area.
 HAICANG = [
@@ -68,34 +74,6 @@ LONGHAI = (24.4900, 117.9000)  # 5 km west of the district's border
 NEAR_OFFICE = [OFFICE, (24.4906, 118.0100), (24.4906, 118.0108), (24.4900, 118.0108)]
 WALK_STEPS = 6  # positions from the office to Longhai, and as many back
 STEP = timedelta(seconds=2)
-
-
-def _kiosk_loop(uplink: Uplink, stop: threading.Event) -> None:
-    """A kiosk: a subject checks in, and an unknown card is refused (its status goes out through the uplink)."""
-    now = datetime.now(UTC)
-    uplink.send(
-        Checkin(
-            event_id=uuid.uuid4(),
-            device_id=KIOSK,
-            device_time=now,
-            subject_id=VISITOR,
-            methods=["id_card", "face"],
-            face_score=0.82,
-            result="accepted",
-        )
-    )
-    uplink.send(
-        Checkin(
-            event_id=uuid.uuid4(),
-            device_id=KIOSK,
-            device_time=now,
-            subject_id=None,
-            methods=["id_card"],
-            result="refused",
-            reason="card holder is not enrolled",
-        )
-    )
-    stop.wait()
 
 
 def _tracker_loop(port: int, stop: threading.Event) -> None:
@@ -203,7 +181,7 @@ def main() -> int:
 
     procs: list[CentralProcess] = []
     stop = threading.Event()
-    uplink: Uplink | None = None
+    kiosk_procs: list[subprocess.Popen[bytes]] = []
     edge_proc: subprocess.Popen[bytes] | None = None
     rc = 0
     try:
@@ -217,18 +195,6 @@ def main() -> int:
             p.start()
             procs.append(p)
         wait_for_port(api_port, timeout=30)
-        uplink = Uplink(
-            UplinkConfig(
-                device_id=KIOSK,
-                host=broker.host,
-                port=broker.port,
-                password=seeded.device_secrets[KIOSK],
-                outbox_path=WORKDIR / "kiosk.outbox",
-                versions={"demo": "1"},
-            )
-        )
-        uplink.start()
-        threading.Thread(target=_kiosk_loop, args=(uplink, stop), daemon=True).start()
         wait_for_port(gt06_port, timeout=30)
         threading.Thread(target=_tracker_loop, args=(gt06_port, stop), daemon=True).start()
         base = f"http://127.0.0.1:{api_port}"
@@ -240,6 +206,10 @@ def main() -> int:
             broker_port=broker.port,
             password=seeded.device_secrets[EDGE],
             central_url=base,
+        )
+        print("demo: starting the kiosk (device daemon + Kivy UI); a scripted subject checks in and reports")
+        kiosk_procs = demo_kiosk.start_kiosk(
+            broker.host, broker.port, KIOSK, seeded.device_secrets[KIOSK], base, WORKDIR
         )
         alerts: dict[int, dict[str, object]] = {}
         threading.Thread(target=_alert_watch, args=(base, password, stop, alerts), daemon=True).start()
@@ -254,10 +224,18 @@ def main() -> int:
         print(f"  tracker      GT06 gateway on 127.0.0.1:{gt06_port}, wristband {TRACKER_IMEI} worn by {WEARER}")
         print(f"  monitoring   {WEARER} may not leave Haicang; the wristband walks out west and back (about 30 s)")
         print(f"  edge agent   {EDGE} replays a camera clip; sightings of enrolled subjects reach central")
+        where = f"a window on {os.environ['DISPLAY']}" if os.environ.get("DISPLAY") else "headless under xvfb-run"
+        print(f"  kiosk        {KIOSK}, {where}; staff PIN {demo_kiosk.DEFAULT_PIN}; steps in {WORKDIR}/kiosk-ui.log")
         print(f"  logs         {WORKDIR}/serve.log {WORKDIR}/ingest.log {WORKDIR}/gt06.log {WORKDIR}/monitor.log")
         print()
         if args.check:
-            rc = _check(base, password) or _check_alert(alerts) or _check_sighting(base, password)
+            rc = (
+                _check(base, password)
+                or _check_alert(alerts)
+                or _check_sighting(base, password)
+                or _check_kiosk(base, password)
+                or _check_ui(base, password)
+            )
         else:
             print("demo: running; Ctrl-C stops everything")
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -268,6 +246,13 @@ def main() -> int:
                             print(f"demo: corr-central {p.argv[-1]} exited unexpectedly; see its log", file=sys.stderr)
                             stop.set()
                             rc = 1
+                    if any(p.poll() is not None for p in kiosk_procs):
+                        print(
+                            "demo: the kiosk exited unexpectedly; see kiosk-ui.log and kiosk-devices.log",
+                            file=sys.stderr,
+                        )
+                        stop.set()
+                        rc = 1
             except KeyboardInterrupt:
                 pass
     finally:
@@ -279,35 +264,91 @@ def main() -> int:
                 edge_proc.wait(20)
             except subprocess.TimeoutExpired:
                 edge_proc.kill()
-        if uplink is not None:
-            uplink.stop(drain_timeout=2)
+        demo_kiosk.stop_kiosk(kiosk_procs)
         for p in reversed(procs):
             p.stop()
         broker.stop()
     return rc
 
 
+def _officer(http: httpx.Client, password: str) -> dict[str, str]:
+    """An officer's bearer header for the JSON API."""
+    token = http.post("/api/v1/auth/login", json={"username": OFFICER, "password": password}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _check(base: str, password: str) -> int:
-    """Log in as an officer and wait until the kiosk's check-in and a position are visible."""
+    """Log in as an officer and wait until the wristband's positions and the devices' status are visible."""
     with httpx.Client(base_url=base, timeout=10) as http:
-        token = http.post("/api/v1/auth/login", json={"username": OFFICER, "password": password}).json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = _officer(http, password)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             events = http.get("/api/v1/events", headers=headers, params={"limit": 1000}).json()
             types = {e["type"] for e in events}
             from_tracker = any(e["device_id"] == TRACKER_IMEI and e["subject_id"] == WEARER for e in events)
-            if {"checkin", "fix", "status"} <= types and from_tracker:
-                devices = http.get("/api/v1/devices", headers=headers).json()
-                online = [d["id"] for d in devices if d["online"]]
-                print(
-                    f"demo check: events {sorted(types)} reached the API, the wristband's positions too; "
-                    f"devices online: {online}"
-                )
-                return 0 if KIOSK in online else 1
+            if {"fix", "status"} <= types and from_tracker:
+                print(f"demo check: events {sorted(types)} reached the API, the wristband's positions too")
+                return 0
             time.sleep(0.5)
     print("demo check: events did not reach the API within 60 s", file=sys.stderr)
     return 1
+
+
+def _check_kiosk(base: str, password: str, timeout: float = 300) -> int:
+    """Wait until the scripted subject's kiosk check-in and voice report are stored and the kiosk is online."""
+    with httpx.Client(base_url=base, timeout=10) as http:
+        headers = _officer(http, password)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            params: dict[str, str | int] = {"device_id": KIOSK, "limit": 1000}
+            events = http.get("/api/v1/events", headers=headers, params=params).json()
+            checkins = [e for e in events if e["type"] == "checkin" and e["subject_id"] == WEARER]
+            reports = [e for e in events if e["type"] == "voice_report" and e["subject_id"] == WEARER]
+            online = [d["id"] for d in http.get("/api/v1/devices", headers=headers).json() if d["online"]]
+            if checkins and reports and KIOSK in online:
+                print(
+                    f"demo check: the kiosk's check-in ({checkins[0]['payload'].get('result')}) and voice report "
+                    f"of {WEARER} reached the API; devices online: {sorted(online)}"
+                )
+                return 0
+            time.sleep(1)
+    print(f"demo check: no kiosk check-in and voice report within {timeout:.0f} s", file=sys.stderr)
+    return 1
+
+
+def _check_ui(base: str, password: str) -> int:
+    """Log in to the officer UI as a browser does and find what every device did on its pages."""
+    expected = {
+        "/ui/dashboard": [f'<th scope="row">{KIOSK}</th>'],  # the kiosk's check-ins today
+        f"/ui/subjects/{WEARER}": [
+            f"<td>{KIOSK}</td>",  # the check-in
+            f"<td>{EDGE}</td>",  # the camera sightings
+            "/voice-reports/",  # the voice report's audio player
+        ],
+        f"/ui/alerts?subject={WEARER}&state=all": ['data-kind="fence_breach"'],
+        "/ui/devices": [KIOSK, EDGE, TRACKER_IMEI],
+    }
+    missing: list[str] = []
+    with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as http:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get("/ui/login").text)
+        if csrf is None:
+            print("demo check: the UI login form has no CSRF field", file=sys.stderr)
+            return 1
+        page = http.post("/ui/login", data={"username": OFFICER, "password": password, "csrf": csrf.group(1)})
+        if page.status_code != 200 or "/ui/login" in str(page.url):
+            print(f"demo check: the UI login failed ({page.status_code})", file=sys.stderr)
+            return 1
+        for path, texts in expected.items():
+            html = http.get(path).text
+            missing += [f"{path}: {text!r}" for text in texts if text not in html]
+    if missing:
+        print(f"demo check: the officer UI does not show {missing}", file=sys.stderr)
+        return 1
+    print(
+        f"demo check: the officer UI shows the check-in, voice report, sightings, alert and devices "
+        f"({len(expected)} pages)"
+    )
+    return 0
 
 
 def _check_sighting(base: str, password: str, timeout: float = 240) -> int:
