@@ -48,6 +48,9 @@ class SecuritySection(BaseModel):
     hmac_key: str = Field(..., title="base64 of 32 random bytes: HMAC key for ID-number lookup", repr=False)
     audit_key: str = Field(..., title="base64 of 32 random bytes: HMAC key of the audit hash chain", repr=False)
     token_ttl_s: int = Field(8 * 3600, title="lifetime of an officer's login token, seconds", ge=60)
+    session_idle_s: int = Field(
+        30 * 60, title="an officer's login ends after this long without a request, seconds (0: never)", ge=0
+    )
     max_failed_logins: int = Field(5, title="failed logins in a row before the account locks", ge=1)
     lockout_s: int = Field(15 * 60, title="how long a locked account stays locked, seconds", ge=1)
 

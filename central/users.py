@@ -151,17 +151,35 @@ def login(
     return LoginResult(token, expires, user)
 
 
-def user_for_token(session: Session, token: str, now: datetime | None = None) -> User:
-    """The user a bearer token belongs to, or Unauthorized when it is unknown, revoked or expired."""
+TOUCH_EVERY = timedelta(seconds=60)
+"""How stale a token's last_used_at may get before a request writes it again (one write a minute, not per request)."""
+
+
+class SessionExpired(Unauthorized):
+    """The token was valid but its lifetime or its idle time ran out."""
+
+
+def user_for_token(session: Session, token: str, now: datetime | None = None, idle_s: int = 0) -> User:
+    """The user a bearer token belongs to, or Unauthorized when it is unknown, revoked or expired.
+
+    With `idle_s` the token also ends that long after the last request it authenticated; each use
+    moves that point on (written to the row at most once per TOUCH_EVERY, committed with the
+    request's transaction).
+    """
     now = now or datetime.now(UTC)
     row = session.get(AuthToken, token_digest(token))
     if row is None or row.revoked_at is not None:
         raise Unauthorized("not logged in (unknown or revoked token)")
     if row.expires_at <= now:
-        raise Unauthorized("session expired; log in again")
+        raise SessionExpired("session expired; log in again")
+    last_used = row.last_used_at or row.created_at
+    if idle_s and last_used + timedelta(seconds=idle_s) <= now:
+        raise SessionExpired(f"session ended after {idle_s // 60} minutes without activity; log in again")
     user = session.get(User, row.user_id)
     if user is None or user.disabled:
         raise Unauthorized("this account is disabled")
+    if now - last_used >= TOUCH_EVERY:
+        row.last_used_at = now
     return user
 
 

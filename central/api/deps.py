@@ -37,10 +37,12 @@ def bearer_token(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_
 
 
 def current_user(
-    token: Annotated[str, Depends(bearer_token)], session: Annotated[Session, Depends(get_session)]
+    token: Annotated[str, Depends(bearer_token)],
+    session: Annotated[Session, Depends(get_session)],
+    central: Annotated[Central, Depends(get_central)],
 ) -> User:
     """The officer behind the token."""
-    return user_for_token(session, token)
+    return user_for_token(session, token, idle_s=central.config.security.session_idle_s)
 
 
 def require_role(*roles: str):  # type: ignore[no-untyped-def]

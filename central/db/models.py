@@ -80,6 +80,8 @@ class AuthToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The last request the token authenticated, to end idle sessions (written at most once a minute).
+    last_used_at: Mapped[datetime | None]
 
 
 class Subject(Base):

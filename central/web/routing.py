@@ -67,7 +67,9 @@ class UiRoute(APIRoute):
 
 def current_officer(request: Request, central: CentralDep, session: SessionDep) -> Officer:
     """The officer of the session cookie, or LoginRequired."""
-    return resolve(session, request.cookies.get(SESSION_COOKIE), central.hmac_key)
+    return resolve(
+        session, request.cookies.get(SESSION_COOKIE), central.hmac_key, central.config.security.session_idle_s
+    )
 
 
 OfficerDep = Annotated[Officer, Depends(current_officer)]

@@ -1,7 +1,8 @@
 """The officer UI's browser session: the API's opaque login token in a cookie, and CSRF tokens.
 
 The cookie holds the same token `POST /api/v1/auth/login` hands out (central/users.py: only its
-SHA-256 is stored, logout and disabling revoke it at once, it expires after `token_ttl_s`). It is
+SHA-256 is stored, logout and disabling revoke it at once, it expires after `token_ttl_s`, or
+`session_idle_s` after the officer's last request). It is
 HttpOnly (scripts never see it), SameSite=Strict (no other site's page can make the browser send
 it) and Secure when the UI is served over HTTPS.
 
@@ -21,10 +22,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from central.db.models import AuthToken, User
+from central.db.models import User
 from central.errors import Unauthorized
-from central.security import token_digest
-from central.users import user_for_token
+from central.users import SessionExpired, user_for_token
 
 SESSION_COOKIE = "corr_session"
 LOGIN_CSRF_COOKIE = "corr_login_csrf"
@@ -71,15 +71,18 @@ def check_csrf(expected: str | None, given: str | None) -> None:
         raise CsrfRejected("missing or wrong CSRF token")
 
 
-def resolve(session: Session, token: str | None, key: bytes, now: datetime | None = None) -> Officer:
-    """The officer behind a session cookie, or LoginRequired saying whether the session expired."""
+def resolve(session: Session, token: str | None, key: bytes, idle_s: int = 0, now: datetime | None = None) -> Officer:
+    """The officer behind a session cookie, or LoginRequired saying whether the session expired.
+
+    A session ends `idle_s` after the last request it made (see central.users.user_for_token);
+    within that time every request keeps it alive, up to the token's lifetime.
+    """
     if not token:
         raise LoginRequired("none")
-    now = now or datetime.now(UTC)
     try:
-        user = user_for_token(session, token, now)
+        user = user_for_token(session, token, now or datetime.now(UTC), idle_s)
+    except SessionExpired as exc:
+        raise LoginRequired("expired") from exc
     except Unauthorized as exc:
-        row = session.get(AuthToken, token_digest(token))
-        expired = row is not None and row.revoked_at is None and row.expires_at <= now
-        raise LoginRequired("expired" if expired else "none") from exc
+        raise LoginRequired("none") from exc
     return Officer(user=user, token=token, csrf=csrf_for(key, token))

@@ -154,7 +154,7 @@ def _poll(central: Central, token: str | None) -> dict[str, object] | None:
     """The stream's view of the database: None once the session is gone (expired, revoked, disabled)."""
     with central.sessions() as session:
         try:
-            officer = resolve(session, token, central.hmac_key)
+            officer = resolve(session, token, central.hmac_key, central.config.security.session_idle_s)
         except LoginRequired:
             return None
         return {"version": version(session, officer.user), "unresolved": unresolved_alerts(session, officer.user)}

@@ -112,7 +112,9 @@ def show_track(subject_id: str, body: TrackIn, request: Request, central: Centra
     that row committed before the refusal is answered.
     """
     with central.sessions.begin() as session:
-        officer = resolve(session, request.cookies.get(SESSION_COOKIE), central.hmac_key)
+        officer = resolve(
+            session, request.cookies.get(SESSION_COOKIE), central.hmac_key, central.config.security.session_idle_s
+        )
         check_csrf(officer.csrf, request.headers.get(CSRF_HEADER))
         since, until = china_moment("since", body.since), china_moment("until", body.until)
         try:

@@ -242,6 +242,25 @@ def test_accounts_lockout_and_disabled_messages(page: Page, system: System) -> N
     expect(page.locator("#login-problem")).to_contain_text("该账户已停用")
 
 
+def test_idle_session_ends_but_activity_keeps_it(page: Page, system: System) -> None:
+    """Requests within session_idle_s keep the login past it; 31 idle minutes send the next click to the login page."""
+    login(page, "city.officer")
+    with system.central.sessions.begin() as s:  # logged in 40 minutes ago, last request 20 minutes ago
+        s.execute(
+            update(AuthToken).values(
+                created_at=datetime.now(UTC) - timedelta(minutes=40),
+                last_used_at=datetime.now(UTC) - timedelta(minutes=20),
+            )
+        )
+    nav(page, "设备")
+    expect(page).to_have_url(re.compile(r"/ui/devices"))
+    with system.central.sessions.begin() as s:
+        s.execute(update(AuthToken).values(last_used_at=datetime.now(UTC) - timedelta(minutes=31)))
+    nav(page, "告警")
+    expect(page).to_have_url(re.compile(r"/ui/login\?reason=expired"))
+    expect(page.get_by_text("登录已过期，请重新登录")).to_be_visible()
+
+
 def test_expired_session_returns_to_login_with_a_message(page: Page, system: System) -> None:
     """When the token expires, the live alert page and the next click both go back to the login page and say why."""
     login(page, "city.officer")

@@ -59,6 +59,40 @@ def test_expired_token(env: Env) -> None:
     assert r.status_code == 401 and "expired" in r.json()["error"]
 
 
+def _last_used(env: Env) -> list[tuple[datetime, datetime | None]]:
+    with env.central.sessions() as s:
+        return [(t.created_at, t.last_used_at) for t in s.execute(select(AuthToken)).scalars()]
+
+
+def test_idle_session_ends_and_use_renews_it(env: Env) -> None:
+    """A token unused for session_idle_s ends ('without activity'); a request within that time moves the end on."""
+    idle = env.central.config.security.session_idle_s
+    assert idle == 30 * 60  # the default
+    h = env.login("huli.officer")
+    # Used 20 minutes after login: still valid, and the use is recorded, so the idle clock restarts.
+    with env.central.sessions.begin() as s:
+        for tok in s.execute(select(AuthToken)).scalars():
+            tok.created_at = datetime.now(UTC) - timedelta(minutes=20)
+    assert env.client.get("/api/v1/auth/me", headers=h).status_code == 200
+    [(created, used)] = _last_used(env)
+    assert used is not None and used - created >= timedelta(minutes=19)
+    # Another request within a minute does not write again.
+    assert env.client.get("/api/v1/auth/me", headers=h).status_code == 200
+    assert _last_used(env) == [(created, used)]
+    # 40 minutes after login but 20 after the last use: valid (a fixed window from login would have ended).
+    with env.central.sessions.begin() as s:
+        for tok in s.execute(select(AuthToken)).scalars():
+            tok.created_at = datetime.now(UTC) - timedelta(minutes=40)
+            tok.last_used_at = datetime.now(UTC) - timedelta(minutes=20)
+    assert env.client.get("/api/v1/auth/me", headers=h).status_code == 200
+    # Then 31 minutes without a request: refused, saying why.
+    with env.central.sessions.begin() as s:
+        for tok in s.execute(select(AuthToken)).scalars():
+            tok.last_used_at = datetime.now(UTC) - timedelta(minutes=31)
+    r = env.client.get("/api/v1/auth/me", headers=h)
+    assert r.status_code == 401 and r.json()["error"] == "session ended after 30 minutes without activity; log in again"
+
+
 def test_logout_revokes(env: Env) -> None:
     """After logout the token no longer works."""
     h = env.login("huli.officer")
