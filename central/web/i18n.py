@@ -3,9 +3,9 @@
 Templates and scripts never hold text of their own: they ask for a key (`t("nav.alerts")`), so
 a language is one dictionary here, and `tests/unit/central/web/test_i18n.py` checks that both
 languages have the same keys with the same placeholders and that no template holds a bare word.
-Values are `str.format` patterns (`{n}`). Messages produced by central itself (a refused request's
-reason, a rule's alert summary) stay as central wrote them and are shown under a translated
-heading.
+Values are `str.format` patterns (`{n}`). A rule's alert summary is stored in English and shown
+in the officer's language by central/web/summaries.py; a refused request's reason stays as
+central wrote it and is shown under a translated heading.
 """
 
 from __future__ import annotations

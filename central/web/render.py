@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from central.locations import CHINA
+from central.web import summaries
 from central.web.i18n import HTML_LANG, LANGS, Translator, choose_lang
 from central.web.session import LANG_COOKIE, Officer
 
@@ -55,7 +56,7 @@ def static_url(path: str) -> str:
     return f"{PREFIX}/static/{path}?v={version}"
 
 
-_env.globals.update(static=static_url, PREFIX=PREFIX, LANGS=LANGS)
+_env.globals.update(static=static_url, PREFIX=PREFIX, LANGS=LANGS, alert_summary=summaries.translate)
 
 
 def lang_of(request: Request) -> str:
