@@ -117,6 +117,8 @@ def test_alert_appears_live_then_is_acknowledged_and_handled(page: Page, system:
     assert page.evaluate("window.__notReloaded") is True, "the queue must update without a reload"
     expect(row).to_contain_text("越界")
     expect(row).to_contain_text("待处理")
+    row.get_by_text("规则说明").click()  # the rule's own summary, in Chinese
+    expect(row.locator("p[lang=zh-CN]")).to_contain_text("越出允许活动区域：连续")
     expect(page.locator("#nav-alert-count")).not_to_have_text("0")
     assert "117.9" not in row.inner_text()  # an ordinary alert says which rule, not where
     screenshot(page, "alerts")
