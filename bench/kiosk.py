@@ -168,8 +168,13 @@ def checkin_latency(runs: int, workdir: Path) -> dict[str, Any]:
     }
 
 
-def speech_rtf() -> dict[str, Any]:
-    """The live transcription path over every real recording, with the installed model."""
+def speech_rtf(repeats: int = 3) -> dict[str, Any]:
+    """The live transcription path over every real recording, with the installed model.
+
+    Each pass feeds all recordings; the best of `repeats` passes is reported (the machine is shared:
+    a slower pass measures the neighbours, not the decoder), as wall time and as the process's CPU
+    time (the decoder's thread is the only one working then).
+    """
     from kiosk.live_transcript import LiveTranscription
     from kiosk.speech import DEFAULT_MODEL, SpeechConfig, load_speech
 
@@ -179,30 +184,39 @@ def speech_rtf() -> dict[str, Any]:
     if model is None:
         return {"model": None, "note": status.detail}
     live = LiveTranscription(model)
-    audio_s = decode_s = 0.0
     files = sorted((ROOT.parent / "shared" / "testdata" / "audio").glob("*.wav"))
+    recordings = []
+    for path in files:
+        with wave.open(str(path)) as reader:
+            recordings.append((path.name, reader.readframes(reader.getnframes())))
+    passes: list[tuple[float, float]] = []
+    audio_s = 0.0
     try:
-        for n, path in enumerate(files):
-            with wave.open(str(path)) as reader:
-                pcm = reader.readframes(reader.getnframes())
-            rid = f"bench-{n}"
-            live.begin(rid, lambda _text: None)
-            for index in range(0, len(pcm), 3200):
-                live.push(rid, index // 3200, pcm[index : index + 3200])
-            transcript = live.finish(rid, len(pcm) / 32000, wait_s=600)
-            if transcript is None:
-                raise RuntimeError(f"{path.name}: the live stream did not cover the recording")
-            audio_s += transcript.audio_s
-            decode_s += transcript.decode_s
+        for rep in range(repeats):
+            audio_s = decode_s = 0.0
+            cpu0 = time.process_time()
+            for n, (name, pcm) in enumerate(recordings):
+                rid = f"bench-{rep}-{n}"
+                live.begin(rid, lambda _text: None)
+                for index in range(0, len(pcm), 3200):
+                    live.push(rid, index // 3200, pcm[index : index + 3200])
+                transcript = live.finish(rid, len(pcm) / 32000, wait_s=600)
+                if transcript is None:
+                    raise RuntimeError(f"{name}: the live stream did not cover the recording")
+                audio_s += transcript.audio_s
+                decode_s += transcript.decode_s
+            passes.append((decode_s / audio_s, (time.process_time() - cpu0) / audio_s))
     finally:
         live.close()
-    rtf = decode_s / audio_s
+    rtf = min(wall for wall, _ in passes)
     return {
         "model": model.model_id,
         "model_detail": status.detail,
-        "path": "kiosk.live_transcript (100 ms chunks, partials every 0.3 s, OpenBLAS 1 thread)",
+        "path": "kiosk.live_transcript (100 ms chunks, partials every 0.3 s, OpenBLAS 1 thread, the model's decoder)",
         "audio": f"{len(files)} real Mandarin recordings, {audio_s:.2f} s (../shared/testdata/audio)",
         "rtf": round(rtf, 4),
+        "cpu_rtf": round(min(cpu for _, cpu in passes), 4),
+        "passes_wall_rtf": [round(wall, 4) for wall, _ in passes],
         "target_rtf": TARGET_RTF,
         "target_met": rtf < TARGET_RTF,
     }
@@ -213,7 +227,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave bench/results alone")
+    parser.add_argument("--speech-only", action="store_true", help="measure only the real-time factor (no write)")
     args = parser.parse_args()
+    if args.speech_only:
+        print(json.dumps({"load_average": os.getloadavg(), "speech": speech_rtf()}, ensure_ascii=False, indent=2))
+        return 0
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-kiosk-") as tmp:
         checkin = checkin_latency(args.runs, Path(tmp))
