@@ -206,6 +206,20 @@ def speech_rtf(repeats: int = 3) -> dict[str, Any]:
                 audio_s += transcript.audio_s
                 decode_s += transcript.decode_s
             passes.append((decode_s / audio_s, (time.process_time() - cpu0) / audio_s))
+        # As at the kiosk: chunks arrive in real time while the subject speaks; what they wait for is the
+        # final transcript after tapping stop.
+        after_stop: list[float] = []
+        for n, (name, pcm) in enumerate(recordings):
+            rid = f"bench-live-{n}"
+            live.begin(rid, lambda _text: None)
+            start = time.monotonic()
+            for index in range(0, len(pcm), 3200):
+                time.sleep(max(0.0, start + (index + 3200) / 32000 - time.monotonic()))
+                live.push(rid, index // 3200, pcm[index : index + 3200])
+            stopped = time.monotonic()
+            if live.finish(rid, len(pcm) / 32000, wait_s=600) is None:
+                raise RuntimeError(f"{name}: the live stream did not cover the recording")
+            after_stop.append(time.monotonic() - stopped)
     finally:
         live.close()
     rtf = min(wall for wall, _ in passes)
@@ -217,6 +231,11 @@ def speech_rtf(repeats: int = 3) -> dict[str, Any]:
         "rtf": round(rtf, 4),
         "cpu_rtf": round(min(cpu for _, cpu in passes), 4),
         "passes_wall_rtf": [round(wall, 4) for wall, _ in passes],
+        "final_after_stop_s": {
+            "what": "chunks pushed in real time (100 ms each), then the time from the last chunk to the final text",
+            "p50": round(statistics.median(after_stop), 3),
+            "max": round(max(after_stop), 3),
+        },
         "target_rtf": TARGET_RTF,
         "target_met": rtf < TARGET_RTF,
     }
