@@ -80,6 +80,10 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
         "尚未采集指纹，请联系工作人员采集",
         "No fingerprint has been enrolled yet; please ask staff",
     ),
+    "refusal.no_fingerprint_sensor": (
+        "本机没有指纹采集器，无法完成需要指纹的核验，请联系工作人员",
+        "This kiosk has no fingerprint sensor, and your check needs a fingerprint; please ask staff",
+    ),
     "refusal.face_quality": ("未能采集到清晰的人脸", "A clear picture of your face could not be taken"),
     "refusal.face_mismatch": ("人脸核验未通过", "Face verification failed"),
     "refusal.fingerprint_mismatch": ("指纹核验未通过", "Fingerprint verification failed"),

@@ -235,7 +235,7 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Runtime:
         """Build every adapter the kiosk file describes (loads the speech model and the embedder identity)."""
-        from edge_agent.gallery_sync import FetchSettings
+        from vision.gallery_sync import FetchSettings
 
         k: KioskConfig = settings.kiosk
         secret = k.secret.get_secret_value()
@@ -245,7 +245,13 @@ class Runtime:
         status, model = load_speech(k.speech.build())
         speech = SpeechAvailability(status.available, status.model, "" if status.available else status.detail)
         policy = k.policy.build(threshold, threshold)
-        ctx = Context(device_id=k.device_id, boot_id=uuid.uuid4(), policy=policy, speech=speech)
+        ctx = Context(
+            device_id=k.device_id,
+            boot_id=uuid.uuid4(),
+            policy=policy,
+            speech=speech,
+            fingerprint_sensor=settings.devices.fingerprint is not None,
+        )
         versions = {"kiosk": VERSION, "embedder": f"{expected.backend}:{expected.model_sha256[:12]}"}
         if status.model:
             versions["speech"] = status.model
@@ -587,6 +593,7 @@ class Runtime:
             supervision_level=cached.supervision_level,
             has_face_template=self.gallery.has(cached.subject_id),
             has_fingerprint=bool(cached.fingerprints),
+            requires_fingerprint=cached.requires_fingerprint,
         )
 
     def _lookup(self, effect: LookupSubject) -> None:

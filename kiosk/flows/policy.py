@@ -109,6 +109,8 @@ class Context:
     """Made once per process start (uuid4) by the runtime: event ids are derived from it, so they are unique."""
     policy: Policy = field(default_factory=Policy)
     speech: SpeechAvailability = field(default_factory=lambda: SpeechAvailability(False, None, "no speech model"))
+    fingerprint_sensor: bool = True
+    """The kiosk has a fingerprint sensor (the daemon's [devices.fingerprint]); without it no finger can be asked."""
 
     def event_id(self, session: int, what: str) -> UUID:
         """The event id of message `what` in session `session`: unique per run, the same on a repeat."""

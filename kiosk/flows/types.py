@@ -164,6 +164,8 @@ class SubjectInfo:
     """strict | normal | lenient."""
     has_face_template: bool = True
     has_fingerprint: bool = False
+    requires_fingerprint: bool = False
+    """Central's record asks for a finger (lookup's `requires_fingerprint`), whatever the kiosk's policy says."""
 
 
 # -- inputs --------------------------------------------------------------------------------------------------------

@@ -223,7 +223,11 @@ def _found(ctx: Context, state: VerifyState, subject: SubjectInfo, at: datetime)
         return _fail(state, "card_expired", msg("refusal.card_expired", until=card.valid_until.isoformat()))
     if not subject.has_face_template:
         return _fail(state, "no_face_template", msg("refusal.no_face_template"))
-    required = state.use_finger and ctx.policy.fingerprint_required(subject.supervision_level)
+    required = state.use_finger and (
+        subject.requires_fingerprint or ctx.policy.fingerprint_required(subject.supervision_level)
+    )
+    if required and not ctx.fingerprint_sensor:
+        return _fail(state, "no_fingerprint_sensor", msg("refusal.no_fingerprint_sensor"))
     if required and not subject.has_fingerprint:
         return _fail(state, "no_fingerprint_template", msg("refusal.no_fingerprint_template"))
     state = replace(state, finger_required=required)
