@@ -28,7 +28,6 @@ from typing import Any
 
 from contracts import DeviceAlarm, Sighting
 from edge_agent.config import AgentConfig, CameraEntry
-from edge_agent.gallery_sync import Expected, FetchSettings, GalleryHolder, GallerySync
 from edge_agent.health import StallWatch
 from edge_agent.journal import SightingJournal
 from edge_agent.recognition import CameraRecognition
@@ -36,6 +35,7 @@ from edge_agent.state import AgentState
 from peripherals.camera import FINAL_STATES, Camera
 from uplink import OutboxFull, Uplink
 from vision.gallery import Gallery
+from vision.gallery_sync import Expected, FetchSettings, GalleryHolder, GallerySync
 from vision.pipeline import FacePipeline
 from vision.template import TemplateCipher, read_sealed
 

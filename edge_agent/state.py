@@ -9,19 +9,17 @@ Two things live in the agent's state folder:
   subject), so the same judgement always carries the same event id and a retried send cannot
   make a second event; a wiped state folder draws a new epoch, so new ids never collide with
   old ones.
-- the gallery cache (`edge_agent.gallery_sync`), written with the same `atomic_write`.
+- the gallery cache (`vision.gallery_sync`), written with the same `atomic_write`.
 
-`atomic_write` is the one way files are written here: a temporary file in the same folder,
-fsync, `os.replace`, fsync of the folder.
+`atomic_write` (vision.atomic_file, shared with the gallery cache) is the one way files are written
+here: a temporary file in the same folder, fsync, `os.replace`, fsync of the folder.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 import uuid
@@ -29,53 +27,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from vision.atomic_file import atomic_write, remove_temp_files
+
 TRACK_ID_BLOCK = 10_000
 # Central stores track ids in a 32-bit column; blocks are handed out below this.
 MAX_TRACK_ID = 2**31 - 1
-TEMP_PREFIX = ".tmp-"
 log = logging.getLogger(__name__)
 _NAMESPACE = uuid.UUID("6f0c4b3e-8f7d-4c8e-9a55-2b7d0e5c1a90")  # sighting event ids (uuid5)
 
 
 class StateError(RuntimeError):
     """The state folder cannot be read or written; the message names the file."""
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash or a full disk leaves either the old file or the new one."""
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(folder)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable (the directory entry itself is flushed)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def remove_temp_files(folder: Path) -> int:
-    """Delete what interrupted `atomic_write`s left behind; returns how many."""
-    removed = 0
-    if folder.is_dir():
-        for leftover in folder.glob(TEMP_PREFIX + "*"):
-            leftover.unlink(missing_ok=True)
-            removed += 1
-    return removed
 
 
 def sighting_event_id(epoch: str, device_id: str, camera_id: str, track_id: int, subject_id: str | None) -> uuid.UUID:

@@ -1,6 +1,6 @@
 """The kiosk's face templates: central's sealed gallery for this kiosk, kept current and cached encrypted.
 
-The fetching is the edge agent's gallery sync (edge_agent/gallery_sync.py), used as it is: the
+The fetching is the gallery sync the edge agent uses too (vision/gallery_sync.py), used as it is: the
 retained `gallery` command → HTTPS download → sha256 check → open under the key derived from the
 device secret → the still-encrypted file cached on disk → atomic swap; at start the cached file is
 opened, so a kiosk restarted without central still verifies faces. This module adds what a kiosk
@@ -24,7 +24,9 @@ from typing import Any
 import requests
 
 from contracts import Gallery as GalleryCommand
-from edge_agent.gallery_sync import (
+from vision.config import VisionConfig
+from vision.gallery import Gallery
+from vision.gallery_sync import (
     Expected,
     FetchSettings,
     GalleryHolder,
@@ -33,8 +35,6 @@ from edge_agent.gallery_sync import (
     current_offer,
     refresh_url,
 )
-from vision.config import VisionConfig
-from vision.gallery import Gallery
 from vision.runtime import RuntimeConfig
 from vision.template import Template
 from vision.thresholds import threshold_for

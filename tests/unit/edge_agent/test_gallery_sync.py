@@ -22,7 +22,9 @@ import numpy as np
 import pytest
 
 from contracts import Gallery as GalleryCommand
-from edge_agent.gallery_sync import (
+from tests.unit.edge_agent.gallery_server import Behaviour, GalleryServer, make_tls_files, wait_until
+from vision.gallery_file import gallery_key, seal_gallery
+from vision.gallery_sync import (
     INDEX,
     Expected,
     FetchSettings,
@@ -33,8 +35,6 @@ from edge_agent.gallery_sync import (
     Offer,
     refresh_url,
 )
-from tests.unit.edge_agent.gallery_server import Behaviour, GalleryServer, make_tls_files, wait_until
-from vision.gallery_file import gallery_key, seal_gallery
 from vision.template import Template
 
 DEVICE = "edge-haicang"
@@ -380,7 +380,7 @@ def test_a_damaged_cache_is_ignored_not_trusted(
 _INTERRUPTED_WRITE = """
 import resource, signal, sys, json
 from pathlib import Path
-from edge_agent.gallery_sync import GalleryCache, GallerySyncError, Offer
+from vision.gallery_sync import GalleryCache, GallerySyncError, Offer
 folder, version, sha, blob_path = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
 blob = blob_path.read_bytes()
 cache = GalleryCache(folder)

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent.state import AgentState, StateError, atomic_write, sighting_event_id
+from edge_agent.state import AgentState, StateError, sighting_event_id
 from edge_agent.tracker import Tracker
+from vision.atomic_file import atomic_write
 
 
 def test_track_ids_continue_after_a_restart_and_skip_the_unused_rest_of_a_block(tmp_path: Path) -> None:

@@ -1,5 +1,9 @@
 """Gallery sync: central's retained `gallery` command → HTTPS download → checks → encrypted cache → atomic swap.
 
+Shared by the edge agent (edge_agent/agent.py, 1:N recognition) and the kiosk (kiosk/face_gallery.py,
+1:1 verification): both receive the same sealed per-device file (vision/gallery_file.py) and keep it
+current the same way, so the code lives here, next to the file format, rather than in either role.
+
 Central announces each device's gallery with a retained `gallery` command (version, URL,
 sha256). `GallerySync.offer` takes the command from the uplink's command thread and returns at
 once; a worker thread then
@@ -10,18 +14,18 @@ once; a worker thread then
    timeouts; a size cap checked on Content-Length and again while reading),
 2. checks the sha256 of the bytes against the command,
 3. opens the file in memory with `vision.gallery_file.open_gallery` under the key derived from
-   the device secret, and checks every template was made by the agent's own embedder (backend
+   the device secret, and checks every template was made by the device's own embedder (backend
    and model sha256) — a gallery for another model is refused, never half-used,
 4. writes the still-encrypted file to the cache folder (temporary file, fsync, rename) and then
    the small index naming it, so a crash leaves the previous cached gallery usable,
-5. swaps the in-memory `Gallery` in one reference assignment (`GalleryHolder`): a recognition
-   thread judging a track reads the reference once and sees the old or the new gallery whole.
+5. swaps the in-memory `Gallery` in one reference assignment (`GalleryHolder`): a thread judging
+   a face reads the reference once and sees the old or the new gallery whole.
 
 Anything failing leaves the current gallery in use; the worker retries with exponential backoff
 (a refused file — wrong model, wrong key — is not fetched again until central offers another
 one). A 404 means central no longer serves that version: the worker asks
 `GET <central>/device-api/v1/gallery` for the current {version, sha256, url} and fetches that.
-At start the agent opens the cached file of the last version it had, so a restart without
+At start the device opens the cached file of the last version it had, so a restart without
 central still recognises people. Templates are never written in clear anywhere.
 """
 
@@ -42,7 +46,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 
 from contracts import Gallery as GalleryCommand
-from edge_agent.state import atomic_write, remove_temp_files
+from vision.atomic_file import atomic_write, remove_temp_files
 from vision.errors import TemplateError
 from vision.gallery import Gallery
 from vision.gallery_file import GalleryFileError, gallery_key, open_gallery
@@ -92,7 +96,7 @@ class Expected:
 
 @dataclass(frozen=True)
 class FetchSettings:
-    """Transport limits of one download (from `[gallery_sync]`)."""
+    """Transport limits of one download (edge agent: `[gallery_sync]`; kiosk: `[kiosk.central]`, `[kiosk.gallery]`)."""
 
     ca_file: Path | None = None
     allow_http: bool = False
