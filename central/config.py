@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from contracts.env import EnvError, env_tables, merge_tables
+
 ENV_PREFIX = "CORR_"
 
 
@@ -203,34 +205,16 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     # CORR_* is shared by every role (kiosk, edge, demo, ...): take only the variables whose first
     # part names a key of central's config; a typo inside a known section is still an error, and so
     # is a near miss such as CORR_MQTT_PORT (one underscore) that would otherwise pass unnoticed.
-    out: dict[str, Any] = {}
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        path = name[len(ENV_PREFIX) :].lower().split("__")
-        if path[0] not in CentralConfig.model_fields:
-            for section, field in CentralConfig.model_fields.items():
-                if path[0].startswith(section + "_") and _is_section(field.annotation):
-                    raise ConfigError(
-                        f"environment {name}: not a key; nested keys take two underscores, "
-                        f"e.g. CORR_{section.upper()}__{path[0][len(section) + 1 :].upper()}"
-                    )
-            continue
-        node = out
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-    return out
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+    fields = CentralConfig.model_fields
+    try:
+        return env_tables(
+            environ,
+            ENV_PREFIX,
+            keys=fields,
+            sections=[name for name, field in fields.items() if _is_section(field.annotation)],
+        )
+    except EnvError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _describe(exc: ValidationError, source: str, environ: Mapping[str, str]) -> str:
@@ -266,7 +250,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             raise ConfigError(f"config file {path} does not exist") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    data = _merge(data, _env_overrides(environ))
+    data = merge_tables(data, _env_overrides(environ))
     try:
         return CentralConfig.model_validate(data)
     except ValidationError as exc:

@@ -20,6 +20,7 @@ from typing import Any, Self, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from contracts.env import EnvError, key_path, section_near_miss
 from contracts.topics import DEVICE_ID_RULE, is_device_id
 from edge_agent.track_faces import TrackFacesConfig
 from edge_agent.tracker import TrackerConfig
@@ -193,20 +194,18 @@ def env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, ...], Any]:
     """The `CORR_EDGE_*` variables as key paths → values; ConfigError for one that names no key."""
     out: dict[tuple[str, ...], Any] = {}
     fields = AgentConfig.model_fields
+    sections = [section for section, field in fields.items() if _is_section(field.annotation)]
     for name, value in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG:
             continue
-        path = tuple(name[len(ENV_PREFIX) :].lower().split("__"))
-        if any(not part for part in path):
-            raise ConfigError(f"environment {name}: empty key part (nested keys take exactly two underscores)")
+        try:
+            path = key_path(name, ENV_PREFIX)
+        except EnvError as exc:
+            raise ConfigError(str(exc)) from None
         if path[0] not in fields:
-            for section, field in fields.items():
-                if path[0].startswith(section + "_") and _is_section(field.annotation):
-                    rest = path[0][len(section) + 1 :].upper()
-                    raise ConfigError(
-                        f"environment {name}: not a key; nested keys take two underscores, "
-                        f"e.g. {ENV_PREFIX}{section.upper()}__{rest}"
-                    )
+            miss = section_near_miss(name, ENV_PREFIX, path[0], sections)
+            if miss is not None:
+                raise ConfigError(str(miss))
             known = ", ".join(sorted(fields))
             raise ConfigError(f"environment {name}: {path[0]!r} is not a key of the edge agent's config ({known})")
         text = value.strip()

@@ -41,8 +41,9 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from contracts.env import EnvError, env_tables, merge_tables
 from contracts.topics import DEVICE_ID_RULE, is_device_id
-from kiosk.devices.config import CONFIG_ENV, DevicesConfig, merge_tables
+from kiosk.devices.config import CONFIG_ENV, DevicesConfig
 from kiosk.devices.config import ConfigError as DevicesConfigError
 from kiosk.devices.config import parse_config as parse_devices_config
 from kiosk.flows.policy import PinHash, Policy
@@ -136,7 +137,7 @@ class UplinkSection(BaseModel):
 
 
 class GallerySection(BaseModel):
-    """The face gallery central seals for this kiosk (edge_agent.gallery_sync does the fetching)."""
+    """The face gallery central seals for this kiosk (vision.gallery_sync does the fetching)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -369,27 +370,11 @@ class Settings:
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    stem = ENV_PREFIX[:-1]  # CORR_KIOSK_
-    for name, value in environ.items():
-        if name == CONFIG_ENV or not name.startswith(stem):
-            continue
-        if not name.startswith(ENV_PREFIX):
-            raise ConfigError(
-                f"environment {name}: not a key; nested keys take two underscores, e.g. CORR_KIOSK__CENTRAL__URL "
-                f"(and {CONFIG_ENV} names the file)"
-            )
-        path = name[len(ENV_PREFIX) :].lower().split("__")
-        if not all(path):
-            raise ConfigError(f"environment {name}: empty key part (three underscores in a row?)")
-        node = out
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"environment {name}: {part!r} is a value, not a table")
-            node = child
-        node[path[-1]] = value
-    return out
+    hint = f"nested keys take two underscores, e.g. CORR_KIOSK__CENTRAL__URL (and {CONFIG_ENV} names the file)"
+    try:
+        return env_tables(environ, ENV_PREFIX, skip={CONFIG_ENV}, near_miss_hint=hint)
+    except EnvError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _describe(exc: ValidationError, source: str, environ: Mapping[str, str]) -> str:

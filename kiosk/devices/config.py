@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from contracts.env import EnvError, env_tables, merge_tables
 from peripherals.audio.config import MicrophoneConfig
 from peripherals.camera.config import CameraConfig
 from vision.config import VisionConfig
@@ -249,38 +250,15 @@ class DevicesConfig(BaseModel):
 
 
 def _env_overrides(environ: Mapping[str, str], prefix: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in environ.items():
-        if name.startswith(prefix[:-1]) and not name.startswith(prefix):
-            raise ConfigError(
-                f"environment {name}: not a key; nested keys take two underscores, e.g. {prefix}IDCARD__PORT"
-                if prefix == ENV_PREFIX
-                else f"environment {name}: not a key; keys follow {prefix} with two underscores between parts"
-            )
-        if not name.startswith(prefix):
-            continue
-        path = name[len(prefix) :].lower().split("__")
-        if not all(path):
-            raise ConfigError(f"environment {name}: empty key part (three underscores in a row?)")
-        node = out
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"environment {name}: {part!r} is a value, not a table")
-            node = child
-        node[path[-1]] = value
-    return out
-
-
-def merge_tables(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """`base` with `over` laid on top, table by table (overrides replace values, merge into tables)."""
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = merge_tables(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+    hint = (
+        f"nested keys take two underscores, e.g. {prefix}IDCARD__PORT"
+        if prefix == ENV_PREFIX
+        else f"keys follow {prefix} with two underscores between parts"
+    )
+    try:
+        return env_tables(environ, prefix, near_miss_hint=hint)
+    except EnvError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 _SECRETS = {"password", "template_key"}
