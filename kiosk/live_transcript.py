@@ -83,8 +83,12 @@ class LiveTranscription:
         self._queue.put((recording_id, index, pcm))
 
     def finish(self, recording_id: str, duration_s: float, wait_s: float = 1.0) -> Transcript | None:
-        """The live transcript if it covered the whole recording (waiting up to `wait_s` for the last chunks)."""
-        wanted = max(0, int((duration_s - 0.05) * BYTES_PER_SECOND))
+        """The live transcript if it covered the whole recording (waiting up to `wait_s` for the last chunks).
+
+        The daemon rounds `duration_s` to the millisecond, so "whole" allows 1 ms: a larger margin
+        let a short last chunk (under the margin) be left out of the transcript when the decoder lagged.
+        """
+        wanted = max(0, int((duration_s - 0.001) * BYTES_PER_SECOND))
         deadline = time.monotonic() + wait_s
         with self._cond:
             while True:

@@ -5,6 +5,7 @@ when no chunk was lost, and None (decode the file instead) when one was."""
 from __future__ import annotations
 
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,3 +95,27 @@ def test_chunks_before_begin_are_replayed_and_a_short_stream_is_not_taken_for_wh
     for index, chunk in enumerate(parts[:5]):
         live.push("rec-4", index, chunk)
     assert live.finish("rec-4", len(audio) / 32000, wait_s=2) is None
+
+
+def test_finish_waits_for_a_short_last_chunk(live: LiveTranscription, model: SpeechModel) -> None:
+    """A recording ending in a 20 ms chunk: finish() called before that chunk arrives waits for it."""
+    audio = pcm()
+    body = audio[: 20 * CHUNK]
+    full = body + audio[len(body) : len(body) + 640]
+    live.begin("rec-short-tail", lambda _text: None)
+    for index, chunk in enumerate(chunks(body)):
+        live.push("rec-short-tail", index, chunk)
+    deadline = time.monotonic() + 60
+    while live._live is not None and live._live.fed_bytes < len(body) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the worker has decoded everything but the tail
+    result: list[object] = []
+    waiter = threading.Thread(target=lambda: result.append(live.finish("rec-short-tail", len(full) / 32000, wait_s=60)))
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive(), "finish() returned before the last chunk arrived"
+    live.push("rec-short-tail", len(body) // CHUNK, full[len(body) :])
+    waiter.join(60)
+    [transcript] = result
+    assert transcript is not None
+    assert transcript.audio_s == pytest.approx(len(full) / 32000)  # type: ignore[attr-defined]
+    assert transcript.text == transcribe_pcm(model, full, chunk_ms=100).text  # type: ignore[attr-defined]
