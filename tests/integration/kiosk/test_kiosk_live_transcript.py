@@ -15,6 +15,7 @@ import pytest
 from demo.kiosk import SPEECH_WAV
 from kiosk.live_transcript import LiveTranscription
 from kiosk.speech import SpeechConfig, SpeechModel, load_speech, transcribe_pcm
+from tests.support.text import char_edits
 
 pytestmark = pytest.mark.integration
 
@@ -55,13 +56,8 @@ def assert_same_speech(live_text: str, file_text: str) -> None:
     same audio twice on one model can differ where hypotheses nearly tie (seen here: 2 or 3 different
     texts in 3 decodes of one recording, the Korean model on Mandarin speech). Most of the text agrees.
     """
-    a, b = live_text.replace(" ", ""), file_text.replace(" ", "")
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        diagonal, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (x != y))
-    assert a and row[len(b)] <= 0.25 * max(len(a), len(b)), (live_text, file_text)
+    edits, length = char_edits(live_text, file_text)
+    assert live_text and edits <= 0.25 * max(length, len(file_text.replace(" ", ""))), (live_text, file_text)
 
 
 def test_live_text_grows_and_the_final_transcript_is_the_whole_recordings(

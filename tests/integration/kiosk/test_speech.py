@@ -31,6 +31,7 @@ from kiosk.speech import (
     transcribe_pcm,
 )
 from peripherals.audio import load_wav, microphone_config, open_microphone
+from tests.support.text import char_edits
 
 AUDIO = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "audio"
 PHRASES = ["안녕하세요", "감사합니다", "죄송합니다", "여보세요"]
@@ -150,22 +151,11 @@ def test_mandarin_wavs_through_the_microphone_adapter(korean: SpeechModel, name:
     assert transcript.text and any(u.partial for u in updates)
 
 
-def _cer(reference: str, hypothesis: str) -> tuple[int, int]:
-    """Character edits (Levenshtein) and reference length, spaces ignored."""
-    ref, hyp = reference.replace(" ", ""), hypothesis.replace(" ", "")
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1], len(ref)
-
-
 def test_cer_helper() -> None:
     """The edit distance the CER test uses."""
-    assert _cer("甚至出现交易", "甚至出现交易") == (0, 6)
-    assert _cer("换一首歌", "换首哥") == (2, 4)
-    assert _cer("好", "") == (1, 1)
+    assert char_edits("甚至出现交易", "甚至出现交易") == (0, 6)
+    assert char_edits("换一首歌", "换首哥") == (2, 4)
+    assert char_edits("好", "") == (1, 1)
 
 
 @pytest.mark.parametrize("decoder", [{}, dict(FAST_DECODER)], ids=["model-decoder", "fast-decoder"])
@@ -181,7 +171,7 @@ def test_mandarin_character_error_rate(decoder: dict[str, float], tmp_path: Path
     with (AUDIO / "transcripts.tsv").open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh, delimiter="\t"):
             transcript = transcribe_pcm(model, load_wav(AUDIO / row["file"])[0])
-            e, n = _cer(row["reference"], transcript.text)
+            e, n = char_edits(row["reference"], transcript.text)
             edits, total = edits + e, total + n
     assert total > 50
     assert edits / total < 0.45, f"CER {edits / total:.1%}"
