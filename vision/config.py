@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from contracts.env import EnvError, env_tables, merge_tables
 from vision.backends.buffalo import BuffaloDetectorConfig, BuffaloEmbedderConfig
 from vision.backends.fr_detect import FrDetectConfig
 from vision.backends.fr_feature import FrFeatureConfig
@@ -87,29 +88,6 @@ class VisionConfig(BaseModel):
         return TemplateCipher.from_base64(self.template_key.get_secret_value())
 
 
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        node = out
-        path = name[len(ENV_PREFIX) :].lower().split("__")
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-    return out
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def describe(exc: ValidationError, source: str, environ: Mapping[str, str] | None = None) -> str:
     """One line per problem: where it came from, the key, what was wrong, and the value (keys hidden)."""
     environ = {} if environ is None else environ
@@ -153,7 +131,10 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         data = whole["vision"] if isinstance(whole.get("vision"), dict) else whole
-    data = _merge(data, _env_overrides(environ))
+    try:
+        data = merge_tables(data, env_tables(environ, ENV_PREFIX))
+    except EnvError as exc:
+        raise ConfigError(str(exc)) from exc
     try:
         return VisionConfig.model_validate(data)
     except ValidationError as exc:
