@@ -11,11 +11,12 @@ import base64
 import hashlib
 import os
 import secrets
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from vision.atomic_file import atomic_write
 
 # Mosquitto 2.0's "$7$" format: PBKDF2-HMAC-SHA512, 12-byte salt, 64-byte hash.
 _PBKDF2_ITERATIONS = 101
@@ -68,26 +69,12 @@ def render_acl_file(accounts: Iterable[BrokerAccount]) -> str:
     return "# written by corr-central; edit with `corr-central devices ...`\n\n" + "\n\n".join(blocks) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o640)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_broker_files(accounts: Iterable[BrokerAccount], password_file: Path, acl_file: Path) -> None:
     """Atomically rewrite the broker's password file and ACL (`reload_broker` then tells the broker)."""
     accounts = list(accounts)
-    _atomic_write(password_file, render_password_file(accounts))
-    _atomic_write(acl_file, render_acl_file(accounts))
+    # Mosquitto may run as its own user in the file's group: 0640, not atomic_write's 0600.
+    atomic_write(password_file, render_password_file(accounts).encode(), mode=0o640)
+    atomic_write(acl_file, render_acl_file(accounts).encode(), mode=0o640)
 
 
 def reload_broker(pid_file: Path | None) -> bool:

@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +39,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from vision.atomic_file import atomic_write, remove_temp_files
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +236,7 @@ class AudioSpool:
         folder.chmod(0o700)
         self._aead = AESGCM(derive_key(secret, SPOOL_KEY_INFO))
         self._lock = threading.Lock()
-        for stale in folder.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
+        remove_temp_files(folder)
 
     def _path(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -251,16 +251,7 @@ class AudioSpool:
         nonce = os.urandom(_NONCE)
         sealed = nonce + self._aead.encrypt(nonce, wav, sha256.encode())
         with self._lock:
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(sealed)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(path, sealed)
 
     def get(self, sha256: str) -> bytes:
         """The recording's bytes, checked against its sha256; CacheError when it cannot be read back."""

@@ -29,7 +29,6 @@ import os
 import re
 import struct
 import sys
-import tempfile
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from vision.atomic_file import atomic_write
 from vision.errors import TemplateError
 
 MAGIC = b"CTPL"
@@ -203,18 +203,7 @@ class TemplateCipher:
 
 def write_sealed(path: Path, template: Template, cipher: TemplateCipher, context: str) -> None:
     """Store a template sealed (never in clear), replacing the file atomically, readable by the owner only."""
-    blob = cipher.seal(template, context)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, cipher.seal(template, context))
 
 
 def read_sealed(path: Path, cipher: TemplateCipher, context: str) -> Template:
