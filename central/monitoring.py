@@ -49,18 +49,19 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central import audit
 from central.alerts import ApplyResult, apply_decisions
 from central.db.models import Device, Event, Fence, Fix, LeaveRequest, RuleState, Subject
 from central.errors import NotFound
+from central.ingest.bulk import any_of, insert_rows, update_rows
 from central.rules import contact, device_alarm, fence, separation
 from central.rules.base import Decision, FixObservation
 from central.rules.contact import (
@@ -109,19 +110,26 @@ class MonitorResult:
 class _Work:
     fixes: list[FixObservation] = field(default_factory=list)
     contacts: list[ContactObservation] = field(default_factory=list)
-    alarms: list[AlarmObservation | DeviceReport] = field(default_factory=list)
+    alarms: list[AlarmObservation] = field(default_factory=list)
+    batteries: list[float | None] = field(default_factory=list)  # of each of `fixes`: a device report each
     together: list[SeparationObservation] = field(default_factory=list)  # for the 人机分离 rule
     wakes: bool = False  # something in the batch needs the 人机分离 rule (a presence or a phone face check)
 
 
-@dataclass(frozen=True)
-class _Subject:
-    """What the rules need of a subject (read without the encrypted columns)."""
+@dataclass(frozen=True, slots=True)
+class SubjectInfo:
+    """What ingest and the rules need of a subject (read without the encrypted columns)."""
 
     id: str
     node_path: str
     level: str
     reporting_interval_h: int
+    status: str
+
+
+SUBJECT_INFO_COLUMNS: Final = (
+    Subject.id, Subject.node_path, Subject.supervision_level, Subject.reporting_interval_h, Subject.status,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -187,9 +195,9 @@ def _devices(session: Session, device_ids: set[str]) -> dict[str, _DeviceInfo]:
     q = select(
         Device.id, Device.node_path, Device.kind, Device.subject_id, Device.place_lat, Device.place_lon,
         Device.place_radius_m,
-    ).where(Device.id.in_(sorted(device_ids)))  # fmt: skip
+    ).where(any_of(session, Device.id, device_ids))  # fmt: skip
     out = {}
-    for did, path, kind, subject_id, lat, lon, radius in session.execute(q):
+    for did, path, kind, subject_id, lat, lon, radius in session.connection().execute(q):
         place = None
         if lat is not None and lon is not None:
             try:
@@ -205,10 +213,10 @@ def _phones(session: Session, subject_ids: Sequence[str]) -> dict[str, frozenset
     if not subject_ids:
         return {}
     q = select(Device.subject_id, Device.id).where(
-        Device.subject_id.in_(sorted(subject_ids)), Device.kind == "phone", Device.enabled.is_(True)
+        any_of(session, Device.subject_id, subject_ids), Device.kind == "phone", Device.enabled.is_(True)
     )
     found: dict[str, set[str]] = {}
-    for sid, did in session.execute(q):
+    for sid, did in session.connection().execute(q):
         if sid is not None:
             found.setdefault(sid, set()).add(did)
     return {sid: frozenset(ids) for sid, ids in found.items()}
@@ -255,10 +263,10 @@ def _load_fences(session: Session, work: dict[str, _Work]) -> dict[str, _Subject
     out = {sid: _SubjectFences() for sid in work}
     q = (
         select(Fence.id, Fence.subject_id, Fence.kind, Fence.digest)
-        .where(Fence.subject_id.in_(sorted(work)), Fence.active.is_(True))
+        .where(any_of(session, Fence.subject_id, work), Fence.active.is_(True))
         .order_by(Fence.id)
     )
-    rows = session.execute(q).all()
+    rows = session.connection().execute(q).all()
     missing = [fid for fid, _s, _k, digest in rows if digest is None]
     digests: dict[int, str] = {}
     if missing:  # written around the ORM: hash what is stored
@@ -275,7 +283,7 @@ def _load_fences(session: Session, work: dict[str, _Work]) -> dict[str, _Subject
     if with_area:
         earliest = min(min(f.device_time for f in work[sid].fixes) for sid in with_area)
         q2 = select(LeaveRequest).where(
-            LeaveRequest.subject_id.in_(with_area),
+            any_of(session, LeaveRequest.subject_id, with_area),
             LeaveRequest.status == "approved",
             LeaveRequest.ends_at > earliest,
         )
@@ -391,43 +399,12 @@ class _States:
             self.changed[key] = text
 
     def flush(self, session: Session, now: datetime) -> None:
-        """One executemany UPDATE for every changed row.
-
-        Straight to the driver with the statement compiled once per dialect: for a thousand rows,
-        SQLAlchemy's per-row parameter handling costs ten times the UPDATE itself. The one time
-        value is converted as the column type would.
-        """
+        """Every changed row in one statement (`central.ingest.bulk.update_rows`)."""
         if not self.changed:
             return
-        connection = session.connection()
-        sql, order = _compiled_update(connection.dialect)
-        convert = _STATE_TABLE.c.updated_at.type.bind_processor(connection.dialect)
-        values = {"b_at": convert(now) if convert is not None else now}
-        rows: list[Any] = []
-        for (sid, rule), text in sorted(self.changed.items()):
-            values.update(b_subject=sid, b_rule=rule, b_text=text)
-            rows.append(tuple(values[name] for name in order) if order else dict(values))
-        connection.exec_driver_sql(sql, rows)
+        rows = [(sid, rule, text, now) for (sid, rule), text in sorted(self.changed.items())]
+        update_rows(session.connection(), RuleState, ("subject_id", "rule"), ("state_json", "updated_at"), rows)
         self.changed.clear()
-
-
-_STATE_TABLE = cast(Table, RuleState.__table__)
-_UPDATE_STATE = (
-    update(_STATE_TABLE)
-    .where(_STATE_TABLE.c.subject_id == bindparam("b_subject"), _STATE_TABLE.c.rule == bindparam("b_rule"))
-    .values(state_json=bindparam("b_text"), updated_at=bindparam("b_at"))
-)
-_update_sql: dict[str, tuple[str, tuple[str, ...]]] = {}
-
-
-def _compiled_update(dialect: Any) -> tuple[str, tuple[str, ...]]:
-    """The state UPDATE as the driver's SQL, and the parameter order when the driver's style is positional."""
-    found = _update_sql.get(dialect.name)
-    if found is None:
-        compiled = _UPDATE_STATE.compile(dialect=dialect)
-        found = (str(compiled), tuple(compiled.positiontup or ()) if compiled.positional else ())
-        _update_sql[dialect.name] = found
-    return found
 
 
 def _lock_states(
@@ -439,24 +416,24 @@ def _lock_states(
     writers). A missing row is inserted empty (another worker may insert it at the same moment:
     ON CONFLICT DO NOTHING) and then locked and read like the others.
     """
-    from central.ingest.store import insert_ignoring_duplicates  # store imports this module
 
     def locked(ids: Sequence[str]) -> dict[tuple[str, str], str]:
         q = (
             select(RuleState.subject_id, RuleState.rule, RuleState.state_json)
-            .where(RuleState.subject_id.in_(sorted(set(ids))))
+            .where(any_of(session, RuleState.subject_id, ids))
             .order_by(RuleState.subject_id, RuleState.rule)
             .with_for_update()
         )
-        return {(sid, rule): text for sid, rule, text in session.execute(q)}
+        return {(sid, rule): text for sid, rule, text in session.connection().execute(q)}
 
     texts = locked(subject_ids)
     missing = sorted(set(wanted) - set(texts))
     if missing:
-        insert_ignoring_duplicates(
+        insert_rows(
             session,
             RuleState,
-            [{"subject_id": sid, "rule": rule, "state_json": "", "updated_at": now} for sid, rule in missing],
+            ("subject_id", "rule", "state_json", "updated_at"),
+            [(sid, rule, "", now) for sid, rule in missing],
         )
         texts.update(locked([sid for sid, _ in missing]))
     return _States(texts)
@@ -480,7 +457,7 @@ def _face_verified(m: FixMsg) -> bool | None:
 
 def _observations(
     messages: Sequence[tuple[str, Any]],
-    subjects: dict[str, _Subject],
+    subjects: dict[str, SubjectInfo],
     devices: dict[str, _DeviceInfo],
     phones: dict[str, frozenset[str]],
 ) -> dict[str, _Work]:
@@ -489,21 +466,22 @@ def _observations(
         sid = getattr(m, "subject_id", None)
         if not sid or sid not in subjects:
             continue
-        info = devices.get(m.device_id)
-        place = info.place if info is not None else None
-        is_phone = m.device_id in phones.get(sid, frozenset())
-        if isinstance(m, FixMsg):
-            w = work.setdefault(sid, _Work())
+        if isinstance(m, FixMsg):  # most of the traffic: neither the device's place nor its phone link matter
+            w = work.get(sid) or work.setdefault(sid, _Work())
             face = _face_verified(m)
             obs = FixObservation(
                 event_id, sid, m.device_time, m.lat, m.lon, m.accuracy_m, m.source, m.device_id, face_verified=face
             )
             w.fixes.append(obs)
             w.contacts.append(obs)
-            w.alarms.append(DeviceReport(event_id, sid, m.device_time, m.device_id, m.battery_pct))
+            w.batteries.append(m.battery_pct)
             if m.source != "camera":
                 w.together.append(obs)
-        elif isinstance(m, CheckinMsg):
+            continue
+        info = devices.get(m.device_id)
+        place = info.place if info is not None else None
+        is_phone = m.device_id in phones.get(sid, frozenset())
+        if isinstance(m, CheckinMsg):
             w = work.setdefault(sid, _Work())
             accepted, face = m.result == "accepted", "face" in m.methods
             checkin = CheckinObservation(event_id, sid, m.device_time, m.device_id, accepted, face, place)
@@ -534,21 +512,36 @@ def _observations(
     return work
 
 
+def read_subjects(session: Session, subject_ids: Collection[str]) -> dict[str, SubjectInfo]:
+    """The subjects of these ids that exist, by id (one statement)."""
+    if not subject_ids:
+        return {}
+    q = select(*SUBJECT_INFO_COLUMNS).where(any_of(session, Subject.id, subject_ids))
+    return {row[0]: SubjectInfo(*row) for row in session.connection().execute(q)}
+
+
 def evaluate_stored(
-    session: Session, messages: Sequence[tuple[str, Any]], *, now: datetime, audit_key: bytes
+    session: Session,
+    messages: Sequence[tuple[str, Any]],
+    *,
+    now: datetime,
+    audit_key: bytes,
+    subject_rows: Mapping[str, SubjectInfo] | None = None,
 ) -> MonitorResult:
     """Run the rules on newly stored events (event id, decoded message) and apply their decisions.
 
     Call inside the transaction that inserted the events, with only the events that were new.
+    `subject_rows`: the batch's subjects as the caller read them in this transaction (any status), so
+    they are not read twice; read here when not given.
     """
     result = MonitorResult()
     candidates = {m.subject_id for _, m in messages if getattr(m, "subject_id", None)}
     if not candidates:
         return result
-    q = select(Subject.id, Subject.node_path, Subject.supervision_level, Subject.reporting_interval_h).where(
-        Subject.id.in_(sorted(candidates)), Subject.status == "active"
-    )
-    subjects = {row[0]: _Subject(*row) for row in session.execute(q)}
+    session.flush()  # what follows reads through the connection, which does not flush the session
+    if subject_rows is None:
+        subject_rows = read_subjects(session, candidates)
+    subjects = {sid: row for sid in candidates if (row := subject_rows.get(sid)) is not None and row.status == "active"}
     if not subjects:
         return result
     devices = _devices(session, _presence_devices(messages))
@@ -562,7 +555,7 @@ def evaluate_stored(
             wanted.append((sid, FENCE))
         if w.contacts:
             wanted.append((sid, CONTACT))
-        if any(isinstance(a, AlarmObservation) for a in w.alarms):
+        if w.alarms:
             wanted.append((sid, DEVICE_ALARM))
         if w.wakes or (w.together and sid in phones):
             wanted.append((sid, SEPARATION))
@@ -588,9 +581,14 @@ def evaluate_stored(
                 c_decided |= bool(out)
             if c_decided or not _fix_contact_can_wait(c_stored, c_state, w.contacts, params):
                 states.write(sid, CONTACT, c_state)
-        if w.alarms and states.has(sid, DEVICE_ALARM):
+        if (w.alarms or w.fixes) and states.has(sid, DEVICE_ALARM):
             a_state = states.read(sid, DEVICE_ALARM, DeviceAlarmState.from_json, DeviceAlarmState(sid))
-            for a in sorted(w.alarms, key=lambda o: (o.device_time, o.event_id)):
+            reports = [
+                DeviceReport(f.event_id, sid, f.device_time, f.device_id, battery)
+                for f, battery in zip(w.fixes, w.batteries, strict=True)
+            ]  # made only for subjects the device-alarm rule follows
+            alarms: list[AlarmObservation | DeviceReport] = [*w.alarms, *reports]
+            for a in sorted(alarms, key=lambda o: (o.device_time, o.event_id)):
                 a_state, out = device_alarm.evaluate(a_state, a, now, ALARM_PARAMS)
                 decisions += out
             states.write(sid, DEVICE_ALARM, a_state)
@@ -626,7 +624,7 @@ def _fix_contact_can_wait(
 
 
 def _run_fence(
-    states: _States, subject: _Subject, fixes: list[FixObservation], fences: FenceSet, now: datetime
+    states: _States, subject: SubjectInfo, fixes: list[FixObservation], fences: FenceSet, now: datetime
 ) -> list[Decision]:
     level = FENCE_LEVELS.get(subject.level, FENCE_LEVELS["normal"])  # type: ignore[call-overload]
     state = states.read(subject.id, FENCE, FenceState.from_json, FenceState(subject.id))
@@ -667,7 +665,7 @@ def _stored_fixes_around(
 
 
 def _run_separation(
-    session: Session, states: _States, subject: _Subject, w: _Work, phones: frozenset[str], now: datetime
+    session: Session, states: _States, subject: SubjectInfo, w: _Work, phones: frozenset[str], now: datetime
 ) -> list[Decision]:
     params = separation_params(subject.level, phones)
     state = states.read(subject.id, SEPARATION, SeparationState.from_json, SeparationState(subject.id))

@@ -15,7 +15,9 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from central.db.models import Base, Checkin, DeadLetter, Device, Event, Fix, Sighting, Subject, VoiceReport
+from central.db.models import Base, Checkin, DeadLetter, Device, Event, Fix, Sighting, VoiceReport
+from central.ingest.bulk import any_of, insert_rows
+from central.monitoring import evaluate_stored, read_subjects
 from central.scoping import path_within
 from contracts import Checkin as CheckinMsg
 from contracts import ContractError, decode_with_object
@@ -78,6 +80,58 @@ def _device_id_of(topic: str) -> str | None:
         return None
 
 
+_EVENT_COLUMNS = (
+    "event_id", "type", "device_id", "subject_id", "node_path", "device_time", "received_at", "topic", "payload",
+)  # fmt: skip
+_FIX_COLUMNS = (
+    "event_id", "subject_id", "tracker_serial", "node_path", "device_time", "lat", "lon", "accuracy_m", "source",
+    "speed_kmh", "battery_pct",
+)  # fmt: skip
+
+
+@dataclass
+class Decoded:
+    """A batch decoded, before any statement: the accepted messages by event id, and the rejects."""
+
+    now: datetime
+    accepted: dict[str, tuple[Any, str, str]]  # event id → (message, topic, payload text)
+    dead_rows: list[dict[str, Any]] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    duplicates: int = 0  # the same event twice in the batch
+
+
+def decode_batch(batch: Sequence[Incoming], now: datetime | None = None) -> Decoded:
+    """Validate a batch without the database: what `store_decoded` stores.
+
+    Pure CPU: the ingest worker does it before taking the database's write lock.
+    """
+    decoded = Decoded(now or datetime.now(UTC), {})
+    for item in batch:
+        try:
+            message, _raw = decode_with_object(item.topic, item.payload, now=decoded.now)
+        except ContractError as exc:
+            reason = str(exc)
+            decoded.dead.append(reason)
+            decoded.dead_rows.append(
+                {
+                    "received_at": decoded.now,
+                    "topic": item.topic[:1000],
+                    "device_id": _device_id_of(item.topic),
+                    "payload": bytes(item.payload),
+                    "reason": reason,
+                }
+            )
+            continue
+        key = str(message.event_id)
+        if key in decoded.accepted:
+            decoded.duplicates += 1
+            continue
+        # The event keeps the payload as the device sent it (valid UTF-8 JSON: decoding checked it).
+        text = item.payload if isinstance(item.payload, str) else bytes(item.payload).decode("utf-8")
+        decoded.accepted[key] = (message, item.topic, text)
+    return decoded
+
+
 def store_batch(
     session: Session, batch: Sequence[Incoming], now: datetime | None = None, *, audit_key: bytes
 ) -> StoreResult:
@@ -87,79 +141,60 @@ def store_batch(
     (`central.monitoring.evaluate_stored`), recording their decisions in the audit trail with
     `audit_key`: every path into the event log (ingest worker, tracker gateway) is watched.
     """
-    now = now or datetime.now(UTC)
-    result = StoreResult()
-    accepted: dict[str, tuple[Any, dict[str, Any], str]] = {}
-    dead_rows: list[dict[str, Any]] = []
-    for item in batch:
-        try:
-            message, raw = decode_with_object(item.topic, item.payload, now=now)
-        except ContractError as exc:
-            reason = str(exc)
-            result.dead.append(reason)
-            dead_rows.append(
-                {
-                    "received_at": now,
-                    "topic": item.topic[:1000],
-                    "device_id": _device_id_of(item.topic),
-                    "payload": bytes(item.payload),
-                    "reason": reason,
-                }
-            )
-            continue
-        key = str(message.event_id)
-        if key in accepted:
-            result.duplicates += 1
-            continue
-        accepted[key] = (message, raw, item.topic)
+    return store_decoded(session, decode_batch(batch, now), audit_key=audit_key)
 
+
+def store_decoded(session: Session, decoded: Decoded, *, audit_key: bytes) -> StoreResult:
+    """`store_batch` of an already decoded batch (`decoded` is not changed: a failed transaction may be retried).
+
+    Statements per batch, not per message: the events go in with one INSERT … ON CONFLICT DO
+    NOTHING RETURNING (what it returns is what is new: a redelivery, or an event another worker
+    stored first, is a duplicate), their projections (fix, check-in, …) only for the new ones.
+    """
+    now, accepted, dead_rows = decoded.now, decoded.accepted, decoded.dead_rows
+    result = StoreResult(duplicates=decoded.duplicates, dead=list(decoded.dead))
     if dead_rows:
         session.execute(insert(cast(Table, DeadLetter.__table__)), dead_rows)
     if not accepted:
         return result
 
-    existing = set(session.execute(select(Event.event_id).where(Event.event_id.in_(list(accepted)))).scalars())
-    result.duplicates += len(existing)
-    fresh = [(k, v) for k, v in accepted.items() if k not in existing]
-    if not fresh:
+    session.flush()  # the statements below go through the connection, which does not flush the session
+    subjects = read_subjects(session, {m.subject_id for m, _, _ in accepted.values() if getattr(m, "subject_id", None)})
+    devices = _device_paths(session, {m.device_id for m, _, _ in accepted.values()})
+    events: list[tuple[Any, ...]] = []
+    for key, (message, topic, text) in accepted.items():
+        subject_id = getattr(message, "subject_id", None)
+        subject = subjects.get(subject_id) if subject_id else None
+        node_path = (subject.node_path if subject is not None else None) or devices.get(message.device_id)
+        events.append(
+            (key, message.type, message.device_id, subject_id, node_path, message.device_time, now, topic, text)
+        )
+    events.sort()  # by event id: workers storing the same redelivered events wait on them in one order
+    inserted = set(insert_rows(session, Event, _EVENT_COLUMNS, events, returning="event_id"))
+    result.stored = len(inserted)
+    result.duplicates += len(accepted) - len(inserted)
+    if not inserted:
         return result
 
-    paths = _node_paths(session, [m for _, (m, _, _) in fresh])
-    events, fixes, checkins, reports, sightings = [], [], [], [], []
+    paths = {("subject", sid): s.node_path for sid, s in subjects.items()}
+    paths.update({("device", did): path for did, path in devices.items()})
+    fixes: list[tuple[Any, ...]] = []
+    checkins, reports, sightings = [], [], []
     statuses: list[StatusMsg] = []
-    for key, (message, raw, topic) in fresh:
-        subject_id = getattr(message, "subject_id", None)
-        node_path = paths.get(("subject", subject_id)) if subject_id else None
-        node_path = node_path or paths.get(("device", message.device_id))
-        events.append(
-            {
-                "event_id": key,
-                "type": message.type,
-                "device_id": message.device_id,
-                "subject_id": subject_id,
-                "node_path": node_path,
-                "device_time": message.device_time,
-                "received_at": now,
-                "topic": topic,
-                "payload": raw,
-            }
-        )
+    new: list[tuple[str, Any]] = []
+    for event in events:
+        key, node_path = event[0], event[4]
+        if key not in inserted:
+            continue
+        message = accepted[key][0]
+        new.append((key, message))
         if isinstance(message, FixMsg):
             fixes.append(
-                {
-                    "event_id": key,
-                    "subject_id": message.subject_id,
-                    "tracker_serial": message.tracker_serial,
-                    "node_path": node_path,
-                    "device_time": message.device_time,
-                    "lat": message.lat,
-                    "lon": message.lon,
-                    "accuracy_m": message.accuracy_m,
-                    "source": message.source,
-                    "speed_kmh": message.speed_kmh,
-                    "battery_pct": message.battery_pct,
-                }
-            )
+                (
+                    key, message.subject_id, message.tracker_serial, node_path, message.device_time, message.lat,
+                    message.lon, message.accuracy_m, message.source, message.speed_kmh, message.battery_pct,
+                )
+            )  # fmt: skip
         elif isinstance(message, CheckinMsg):
             checkins.append(
                 {
@@ -194,19 +229,13 @@ def store_batch(
         elif isinstance(message, StatusMsg):
             statuses.append(message)
 
-    # Another worker may commit the same event between our check and our insert: ignore, don't fail.
-    inserted = insert_ignoring_duplicates(session, Event, events, returning="event_id")
-    insert_ignoring_duplicates(session, Fix, fixes)
+    insert_rows(session, Fix, _FIX_COLUMNS, fixes)
     insert_ignoring_duplicates(session, Checkin, checkins)
     insert_ignoring_duplicates(session, VoiceReport, reports)
     insert_ignoring_duplicates(session, Sighting, sightings)
     for status in statuses:
         _apply_status(session, status, now)
-    result.stored = len(events)
-    from central.monitoring import evaluate_stored  # it imports this module
-
-    new = [(key, message) for key, (message, _, _) in fresh if key in inserted]
-    result.decisions = evaluate_stored(session, new, now=now, audit_key=audit_key).decisions
+    result.decisions = evaluate_stored(session, new, now=now, audit_key=audit_key, subject_rows=subjects).decisions
     return result
 
 
@@ -252,16 +281,9 @@ def _sighting_row(key: str, message: SightingMsg, paths: dict[tuple[str, str], s
     }
 
 
-def _node_paths(session: Session, messages: Sequence[Any]) -> dict[tuple[str, str], str]:
-    subject_ids = {m.subject_id for m in messages if getattr(m, "subject_id", None)}
-    device_ids = {m.device_id for m in messages}
-    paths: dict[tuple[str, str], str] = {}
-    if subject_ids:
-        for sid, path in session.execute(select(Subject.id, Subject.node_path).where(Subject.id.in_(subject_ids))):
-            paths[("subject", sid)] = path
-    for did, path in session.execute(select(Device.id, Device.node_path).where(Device.id.in_(device_ids))):
-        paths[("device", did)] = path
-    return paths
+def _device_paths(session: Session, ids: set[str]) -> dict[str, str]:
+    q = select(Device.id, Device.node_path).where(any_of(session, Device.id, ids))
+    return {did: path for did, path in session.connection().execute(q)}
 
 
 def _apply_status(session: Session, status: StatusMsg, now: datetime) -> None:

@@ -41,6 +41,7 @@ Semantics, for each of the two kinds (`fence_breach`, `exclusion_zone`) independ
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -323,17 +324,28 @@ class FenceState:
         return out
 
     def to_json(self) -> str:
-        """Compact JSON; `FenceState.from_json` reads it back to an equal value."""
-        return json.dumps(
-            {
-                "v": 1,
-                "subject_id": self.subject_id,
-                "window": [list(e) for e in self.window],
-                "fence_breach": _kind_to_json(self.fence),
-                "exclusion_zone": _kind_to_json(self.exclusion),
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
+        """Compact JSON; `FenceState.from_json` reads it back to an equal value.
+
+        Written once per fix, so the window (most of the text) is put together directly when its
+        event ids need no escaping; the text is the same as `json.dumps` would write.
+        """
+        ids = "".join([e[1] for e in self.window])
+        if not (ids.isascii() and ids.isprintable() and '"' not in ids and "\\" not in ids):
+            return _ENCODER.encode(
+                {
+                    "v": 1,
+                    "subject_id": self.subject_id,
+                    "window": [list(e) for e in self.window],
+                    "fence_breach": _kind_to_json(self.fence),
+                    "exclusion_zone": _kind_to_json(self.exclusion),
+                }
+            )
+        window = "],[".join([f'{t},"{i}",{f},{x}' for t, i, f, x in self.window])
+        window = f"[{window}]" if window else ""
+        return (
+            f'{{"v":1,"subject_id":{_ENCODER.encode(self.subject_id)},"window":[{window}],'
+            f'"fence_breach":{_ENCODER.encode(_kind_to_json(self.fence))},'
+            f'"exclusion_zone":{_ENCODER.encode(_kind_to_json(self.exclusion))}}}'
         )
 
     @classmethod
@@ -351,9 +363,10 @@ class FenceState:
         window = raw.get("window")
         if not isinstance(window, list):
             raise ValueError(f"fence state: window must be a list, got {window!r}")
-        entries = tuple(_entry(e) for e in window)
-        if any(entries[i][:2] >= entries[i + 1][:2] for i in range(len(entries) - 1)):
-            raise ValueError("fence state: window is not in device-time order")
+        entries = _entries(window)
+        for before, after in itertools.pairwise(entries):
+            if before[0] > after[0] or (before[0] == after[0] and before[1] >= after[1]):
+                raise ValueError("fence state: window is not in device-time order")
         return cls(
             subject_id,
             entries,
@@ -376,6 +389,23 @@ def _streak_to_json(s: Streak) -> list[Any]:
 
 def _is_int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_VERDICTS: Final = frozenset((UNSURE, VIOLATING, CLEAR))
+
+
+def _entries(window: list[Any]) -> tuple[Entry, ...]:
+    """The window's entries, each checked as `_entry` does (this is the common case, made quick)."""
+    out = []
+    for e in window:
+        if type(e) is list and len(e) == 4:
+            t, i, f, x = e
+            if type(t) is int and type(i) is str and type(f) is int and type(x) is int and {f, x} <= _VERDICTS:
+                out.append((t, i, f, x))
+                continue
+        out.append(_entry(e))  # raises, naming the entry
+    return tuple(out)
 
 
 def _entry(e: object) -> Entry:
