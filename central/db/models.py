@@ -205,6 +205,9 @@ class Fence(Base):
     """An allowed area or an exclusion zone (禁止令) of one subject, as GeoJSON."""
 
     __tablename__ = "fence"
+    # Ingest reads a subject's active fence ids and digests for every batch; the index holds them all, so
+    # the row (and its GeoJSON, often several overflow pages) is read only when a fence's geometry changed.
+    __table_args__ = (Index("ix_fence_subject_active", "subject_id", "active", "kind", "digest", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[str] = mapped_column(ForeignKey("subject.id"), index=True)
