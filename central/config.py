@@ -77,9 +77,14 @@ class IngestSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    batch_max: int = Field(500, title="most messages committed in one transaction", ge=1)
+    batch_max: int = Field(1000, title="most messages committed in one transaction", ge=1)
     batch_wait_ms: int = Field(20, title="how long to wait to fill a batch, milliseconds", ge=0)
-    receive_maximum: int = Field(1000, title="unacknowledged messages the broker may send ahead", ge=1, le=65535)
+    receive_maximum: int = Field(
+        2000,
+        title="unacknowledged messages the broker may send ahead (twice batch_max: one batch fills while one commits)",
+        ge=1,
+        le=65535,
+    )
 
 
 class ApiSection(BaseModel):
