@@ -65,6 +65,11 @@ def test_open_subject_show_track_and_find_the_audit_row(page: Page, system: Syst
     nav(page, "矫正对象")
     expect(page.locator("#subject-table tbody tr")).to_have_count(5)
     screenshot(page, "subjects")
+    page.locator("#f-node").select_option("350206")  # a filter applies as soon as it is chosen
+    expect(page.locator("#subject-table tbody tr")).not_to_have_count(5)
+    expect(page).to_have_url(re.compile(r"node=350206"))
+    page.locator("#f-node").select_option("")
+    expect(page.locator("#subject-table tbody tr")).to_have_count(5)
     page.get_by_label("姓名或编号").fill("张伟")
     expect(page.locator("#subject-table tbody tr")).to_have_count(1)
     page.get_by_role("link", name=SUBJECT).click()
