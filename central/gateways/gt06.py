@@ -6,7 +6,10 @@ events, stored by `central.ingest.store.store_batch` (validation, dead letters, 
 `event_id`) → the reply the tracker expects, sent after the commit.
 
 A tracker is a device of kind ``tracker`` whose id is its IMEI; `device.subject_id` names the
-subject wearing it (a tracker without one still reports, with `tracker_serial` only).
+subject wearing it (a tracker without one still reports, with `tracker_serial` only). Trackers
+send no MQTT `status`, so the gateway keeps their row's `online` and `last_seen` itself: online from
+login (last_seen refreshed at most every SEEN_EVERY while it reports), offline when its last
+connection closes, including when the gateway stops.
 
 All database work goes through one writer task that batches the work of every connection into
 one transaction and runs it in a worker thread, so the event loop never blocks on the database.
@@ -24,13 +27,14 @@ import json
 import logging
 import signal
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from central.db.models import Device
@@ -76,6 +80,7 @@ DEVICE_ALARMS: Mapping[str, tuple[str, str]] = MappingProxyType(
 )
 MAX_GARBAGE = 16 * 1024  # bytes skipped since the last good frame before the connection is dropped
 CLOSE_WAIT_S = 10.0  # how long `close` waits for connections to finish the frame in hand
+SEEN_EVERY = timedelta(seconds=30)  # a connected tracker's last_seen is written at most this often
 
 Clock = Callable[[], datetime]
 
@@ -201,6 +206,8 @@ class _Job:
     imei: str | None
     events: list[Incoming]
     done: asyncio.Future[Tracker | None]
+    presence: tuple[tuple[str, bool], ...] = ()
+    """(device id, online) to write to the device's row, with last_seen = now."""
 
 
 class _Writer:
@@ -225,9 +232,14 @@ class _Writer:
         """The tracker with this IMEI, or None when it is not registered (or disabled)."""
         return await self._submit(_Job(imei, [], asyncio.get_running_loop().create_future()))
 
-    async def store(self, events: list[Incoming]) -> None:
-        """Store events on the ingest path; returns after the commit."""
-        await self._submit(_Job(None, events, asyncio.get_running_loop().create_future()))
+    async def store(self, events: list[Incoming], seen: str | None = None) -> None:
+        """Store events on the ingest path (and mark tracker `seen` online now); returns after the commit."""
+        presence = ((seen, True),) if seen is not None else ()
+        await self._submit(_Job(None, events, asyncio.get_running_loop().create_future(), presence))
+
+    async def mark(self, device_id: str, online: bool) -> None:
+        """Write a tracker's online state and last_seen (the devices page, the dashboard's offline list)."""
+        await self._submit(_Job(None, [], asyncio.get_running_loop().create_future(), ((device_id, online),)))
 
     async def _submit(self, job: _Job) -> Tracker | None:
         await self._queue.put(job)
@@ -262,6 +274,10 @@ class _Writer:
                 self._stats.dead_letters += len(result.dead)
                 for reason in result.dead:
                     log.warning("event dead-lettered: %s", reason)
+            presence = {device_id: online for job in jobs for device_id, online in job.presence}  # the last wins
+            now = self._clock()
+            for device_id, online in sorted(presence.items()):
+                session.execute(update(Device).where(Device.id == device_id).values(online=online, last_seen=now))
         return found
 
 
@@ -269,6 +285,7 @@ class _Writer:
 class _Connection:
     peer: str
     tracker: Tracker | None = None
+    seen_at: datetime | None = None  # when this connection last wrote the tracker's last_seen
     utc_offset: timedelta = ZERO
     garbage_seen: int = 0
     bad_frames: int = 0
@@ -310,6 +327,9 @@ class Gt06Gateway:
         self._server: asyncio.Server | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self._streams: set[asyncio.StreamWriter] = set()
+        # Open connections per tracker: a tracker that reconnects before its old connection times out has
+        # two for a while; it is offline only when the last one closes.
+        self._live: Counter[str] = Counter()
 
     @property
     def port(self) -> int:
@@ -358,6 +378,8 @@ class Gt06Gateway:
         except Exception:  # one broken connection must never take the gateway down
             log.exception("%s: unexpected error, closing", conn)
         finally:
+            if conn.tracker is not None:
+                await self._went(conn.tracker.device_id)
             self.stats.active -= 1
             self._streams.discard(stream)
             stream.close()
@@ -406,7 +428,7 @@ class Gt06Gateway:
             conn.garbage_seen = 0
             for message in messages:
                 if isinstance(message, Login):
-                    await self._flush(events, replies, stream)
+                    await self._flush(conn, events, replies, stream)
                     await self._login(conn, message, stream)
                     continue
                 if conn.tracker is None:
@@ -422,12 +444,18 @@ class Gt06Gateway:
                 reply = reply_for(message, now)
                 if reply is not None:
                     replies.append(reply)
-        await self._flush(events, replies, stream)
+        await self._flush(conn, events, replies, stream)
 
-    async def _flush(self, events: list[Incoming], replies: list[bytes], stream: asyncio.StreamWriter) -> None:
+    async def _flush(
+        self, conn: _Connection, events: list[Incoming], replies: list[bytes], stream: asyncio.StreamWriter
+    ) -> None:
         """Store the events, and only then send the replies (a tracker may drop what it sees acknowledged)."""
         if events:
-            await self._writer.store(list(events))
+            seen = None
+            now = self._clock()
+            if conn.tracker is not None and (conn.seen_at is None or now - conn.seen_at >= SEEN_EVERY):
+                seen, conn.seen_at = conn.tracker.device_id, now
+            await self._writer.store(list(events), seen)
             self.stats.fixes += sum(1 for e in events if e.topic.endswith("/fix"))
             self.stats.alarms += sum(1 for e in events if e.topic.endswith("/alarm"))
             events.clear()
@@ -436,14 +464,31 @@ class Gt06Gateway:
             replies.clear()
             await stream.drain()
 
+    async def _went(self, device_id: str) -> None:
+        """A connection of this tracker ended: offline once it was the last one (a failed write is only logged)."""
+        self._live[device_id] -= 1
+        if self._live[device_id] > 0:
+            return
+        del self._live[device_id]
+        try:
+            await asyncio.wait_for(self._writer.mark(device_id, False), CLOSE_WAIT_S)
+        except Exception as exc:  # the database is down or the gateway is stopping: the next login corrects it
+            log.warning("tracker %s: could not mark it offline: %s", device_id, exc)
+
     async def _login(self, conn: _Connection, message: Login, stream: asyncio.StreamWriter) -> None:
         tracker = await self._writer.lookup(message.imei)
         if tracker is None:
             self.stats.refused += 1
             log.warning("%s: login refused: IMEI %s is not a registered, enabled tracker", conn, message.imei)
             raise _Close
+        if conn.tracker is not None and conn.tracker.device_id != tracker.device_id:
+            await self._went(conn.tracker.device_id)  # a second login with another IMEI on one connection
+        if conn.tracker is None or conn.tracker.device_id != tracker.device_id:
+            self._live[tracker.device_id] += 1
         conn.tracker = tracker
         conn.utc_offset = self.utc_offset if message.utc_offset is None else message.utc_offset
+        conn.seen_at = self._clock()
+        await self._writer.mark(tracker.device_id, True)
         self.stats.logins += 1
         stream.write(ack(LOGIN, message.serial))
         await stream.drain()

@@ -304,3 +304,29 @@ def test_alarm_without_a_usable_clock_is_stamped_when_received() -> None:
 def test_every_mapped_alarm_is_a_contract_kind() -> None:
     """The alarm table only names kinds contract v1 knows."""
     assert {kind for kind, _ in DEVICE_ALARMS.values()} <= set(get_args(AlarmKind))
+
+
+def test_a_tracker_is_online_while_connected_and_offline_after(central: Central) -> None:
+    """Trackers send no MQTT status: the gateway marks the device online at login and offline when it hangs up."""
+    assert [(d.online, d.last_seen) for d in rows(central, Device, id=TRACKER)] == [(False, None)]
+
+    async def scenario(gateway: Gt06Gateway) -> tuple[bool, datetime | None]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+        tracker = sim()
+        writer.write(tracker.login())
+        await writer.drain()
+        await reader.read(64)  # the login acknowledgement
+        [device] = rows(central, Device, id=TRACKER)
+        state = (device.online, device.last_seen)
+        writer.close()
+        await writer.wait_closed()
+        for _ in range(200):
+            if not rows(central, Device, id=TRACKER)[0].online:
+                break
+            await asyncio.sleep(0.02)
+        return state
+
+    online, seen = with_gateway(central, scenario)
+    assert (online, seen) == (True, NOW)
+    [device] = rows(central, Device, id=TRACKER)
+    assert (device.online, device.last_seen) == (False, NOW)
