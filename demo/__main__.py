@@ -233,6 +233,7 @@ def main() -> int:
                 _check(base, password)
                 or _check_alert(alerts)
                 or _check_sighting(base, password)
+                or _check_walkthrough()
                 or _check_kiosk(base, password)
                 or _check_ui(base, password)
             )
@@ -291,6 +292,24 @@ def _check(base: str, password: str) -> int:
                 return 0
             time.sleep(0.5)
     print("demo check: events did not reach the API within 60 s", file=sys.stderr)
+    return 1
+
+
+def _check_walkthrough(timeout: float = 300) -> int:
+    """Wait until the kiosk's scripted subject has finished (demo/kiosk.py logs the end, or the failure)."""
+    log = WORKDIR / "kiosk-ui.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        done = re.search(r"scripted walk-through done: (.*)", text)
+        if done:
+            print(f"demo check: the kiosk's scripted subject finished: {done.group(1)}")
+            return 0
+        if "walk-through failed" in text:
+            print(f"demo check: the kiosk's scripted subject failed; see {log}", file=sys.stderr)
+            return 1
+        time.sleep(1)
+    print(f"demo check: the kiosk's scripted subject did not finish within {timeout:.0f} s; see {log}", file=sys.stderr)
     return 1
 
 

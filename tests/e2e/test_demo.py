@@ -50,6 +50,8 @@ def test_demo_check(tmp_path: Path) -> None:
     assert "scripted walk-through done: {'checkin': 'receipt', 'voice': 'voice_done'}" in steps, steps[-4000:]
     for step in ("places the ID card on the reader", "kiosk: receipt", "live transcript so far", "voice_done"):
         assert step in steps, step
+    finished = "demo check: the kiosk's scripted subject finished: {'checkin': 'receipt', 'voice': 'voice_done'}"
+    assert finished in r.stdout
     assert "demo check: the kiosk's check-in (accepted) and voice report of S-350205-0001 reached the API" in r.stdout
     assert "kiosk-haicang-01" in r.stdout and "edge-haicang" in r.stdout
     assert "demo check: the officer UI shows the check-in, voice report, sightings, alert and devices" in r.stdout
