@@ -191,6 +191,13 @@ class SpeechSection(BaseModel):
     verify: bool = Field(True, title="Check the pinned files' sha256 before loading")
     partial_interval_s: float = Field(0.3, gt=0, le=5, title="Audio between two live partial results, seconds")
     blas_threads: int | None = Field(1, ge=1, le=16, title="OpenBLAS threads of libvosk")
+    reuse_audio_s: float = Field(
+        600,
+        ge=0,
+        le=86_400,
+        title="Audio one recogniser decodes before it is replaced, seconds",
+        description="a kept recogniser decodes faster but grows; 0: a new one per recording",
+    )
 
     def build(self) -> SpeechConfig:
         """The kiosk.speech settings."""
@@ -200,6 +207,7 @@ class SpeechSection(BaseModel):
             verify=self.verify,
             partial_interval_s=self.partial_interval_s,
             blas_threads=self.blas_threads,
+            reuse_audio_s=self.reuse_audio_s,
         )
 
 

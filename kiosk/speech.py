@@ -24,6 +24,14 @@ Endpointing is Kaldi's: the rules in the model's conf/model.conf (e.g. 0.5 s of 
 after speech) make `AcceptWaveform` report an endpoint, and each endpoint closes one `Utterance`.
 Mandarin models emit words separated by spaces (甚至 出现 交易); the spaces between Chinese
 characters are removed from the text, the words keep their own timings.
+
+Speed: a small Vosk model decodes on a graph composed on the fly (HCLr.fst with Gr.fst), inside
+each recogniser, and most of the decoding time goes into composing it (in a `perf` profile the
+lookahead composition and the n-gram arcs come first; the acoustic model is a few per cent). So
+the model keeps one open-vocabulary recogniser from a recording to the next instead of making a
+new one each time, which about halves the time (bench/results/speech.json); each recording still
+starts with a new feature pipeline and decoder, and word times are counted from its own start.
+`SpeechConfig.reuse_audio_s` bounds the memory the kept recogniser accumulates.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,10 +102,18 @@ class SpeechConfig:
     overlay_dir: Path | None = None
     """Where a model folder with overridden decoder settings is assembled (symlinks to the checked
     files plus the rewritten model.conf); default: a corr-speech folder in the temporary directory."""
+    reuse_audio_s: float = 600.0
+    """How much audio one open-vocabulary recogniser decodes, over successive recordings, before it is
+    replaced by a new one. Vosk composes a small model's decoding graph (HCLr.fst with Gr.fst) on the
+    fly inside each recogniser and keeps the states it has composed, which is where most of the
+    decoding time goes; a recogniser kept from one recording to the next decodes in about half the
+    CPU time of a new one (bench/results/speech.json). What it keeps grows with the audio it has
+    heard (+341 MB over 600 s with the Korean small model, bench/speech.py), hence the limit. 0: a new
+    recogniser for every recording. Grammar streams always get a new one."""
 
 
 FAST_DECODER: Mapping[str, float] = MappingProxyType({"max_active": 1000, "beam": 8.0, "lattice_beam": 1.0})
-"""About half the decoding time of the small models' own settings (bench/results/speech.json)."""
+"""About a third off the decoding time of the small models' own settings (bench/results/speech.json)."""
 _DECODER_KEYS = {"max_active": int, "min_active": int, "beam": float, "lattice_beam": float}
 
 
@@ -312,8 +329,27 @@ def _checked(entry: DirEntry, path: Path, source: str, *, verify: bool) -> Model
     return ModelLocation(entry.name, Path(entry.dir).name, path, source, len(entry.files) if verify else 0)
 
 
+@dataclass
+class _Recogniser:
+    """A Vosk recogniser and how much audio it has decoded since it was made."""
+
+    rec: Any
+    bytes_fed: int = 0
+    recordings: int = 0
+
+    @property
+    def audio_s(self) -> float:
+        """Seconds of audio decoded: Vosk's word times in the next recording start from here."""
+        return self.bytes_fed / BYTES_PER_SECOND
+
+
 class SpeechModel:
-    """A loaded Vosk model; makes one `Stream` per recording (streams are not shared between threads)."""
+    """A loaded Vosk model; makes one `Stream` per recording (streams are not shared between threads).
+
+    One open-vocabulary recogniser is kept warm between recordings (see `SpeechConfig.reuse_audio_s`):
+    a finished stream hands its recogniser back and the next stream takes it. A stream that
+    is dropped unfinished takes its recogniser with it, so a recogniser is never used by two streams.
+    """
 
     def __init__(self, location: ModelLocation, config: SpeechConfig | None = None) -> None:
         self.config = config or SpeechConfig()
@@ -330,6 +366,8 @@ class SpeechModel:
             raise SpeechError(f"speech model {location.path}: Vosk could not load it ({exc})") from exc
         self.load_s = time.perf_counter() - started
         self._vosk = vosk
+        self._lock = threading.Lock()
+        self._warm: _Recogniser | None = None
         log.info("speech model %s loaded from %s in %.2f s", location.model_id, location.path, self.load_s)
 
     @property
@@ -359,16 +397,53 @@ class SpeechModel:
             grammar_json = json.dumps(phrases, ensure_ascii=False)
         return Stream(self, grammar_json, words=words)
 
-    def _recognizer(self, grammar_json: str | None) -> Any:
-        if grammar_json is None:
-            return self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE)
-        return self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE, grammar_json)
+    def forget_recogniser(self) -> None:
+        """Drop the kept recogniser and what it composed: the next recording starts with a new one."""
+        with self._lock:
+            self._warm = None
+
+    def _take(self, grammar_json: str | None) -> _Recogniser:
+        """The warm recogniser when there is one and the stream is open-vocabulary, else a new one."""
+        if grammar_json is not None:
+            return _Recogniser(self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE, grammar_json))
+        with self._lock:
+            warm, self._warm = self._warm, None
+        return warm or _Recogniser(self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE))
+
+    def _give_back(self, recogniser: _Recogniser, grammar_json: str | None, *, finalized: bool) -> None:
+        """A finished stream's recogniser, kept for the next recording unless it has done its share.
+
+        Only a recogniser that Vosk finalized is kept: its next AcceptWaveform starts a new feature
+        pipeline (no speaker adaptation carried over from this subject) and a new decoder on the
+        graph it has composed so far. When the recording's last chunk closed an utterance, FinalResult
+        has nothing to finalize and the pipeline would run on into the next recording, so that
+        recogniser is dropped.
+        """
+        if grammar_json is not None or self.config.reuse_audio_s <= 0:
+            return
+        if not finalized or recogniser.audio_s >= self.config.reuse_audio_s:
+            log.info(
+                "speech: recogniser dropped after %.0f s of audio in %d recording(s) (%s)",
+                recogniser.audio_s,
+                recogniser.recordings,
+                "done its share" if finalized else "the recording ended on an endpoint",
+            )
+            return
+        with self._lock:
+            if self._warm is None:
+                self._warm = recogniser
 
 
-def _utterance(result: str) -> Utterance:
+def _utterance(result: str, offset_s: float = 0.0) -> Utterance:
+    """Vosk's result JSON; `offset_s` is taken off word times (a reused recogniser counts from its first recording)."""
     data = json.loads(result)
     words = tuple(
-        Word(str(w["word"]), float(w["start"]), float(w["end"]), float(w.get("conf", 1.0)))
+        Word(
+            str(w["word"]),
+            max(0.0, float(w["start"]) - offset_s),
+            max(0.0, float(w["end"]) - offset_s),
+            float(w.get("conf", 1.0)),
+        )
         for w in data.get("result", ())
         if w.get("word") != _UNKNOWN
     )
@@ -388,9 +463,13 @@ class Stream:
     _since_partial: int = 0
     _last_partial: str = ""
     _finished: Transcript | None = None
+    _ended_on_endpoint: bool = False
 
     def __post_init__(self) -> None:
-        self._rec = self.model._recognizer(self.grammar_json)
+        self._recogniser = self.model._take(self.grammar_json)
+        # Audio its recogniser decoded before (0: a new one). Vosk's word times go on from there.
+        self.reused_after_s = self._recogniser.audio_s
+        self._rec = self._recogniser.rec
         self._rec.SetWords(self.words)
         self._partial_bytes = max(2, int(self.model.config.partial_interval_s * BYTES_PER_SECOND))
 
@@ -406,8 +485,9 @@ class Stream:
         self._bytes += len(pcm)
         self._since_partial += len(pcm)
         try:
-            if self._rec.AcceptWaveform(pcm):
-                utterance = _utterance(self._rec.Result())
+            self._ended_on_endpoint = bool(self._rec.AcceptWaveform(pcm))
+            if self._ended_on_endpoint:
+                utterance = _utterance(self._rec.Result(), self.reused_after_s)
                 self._since_partial, self._last_partial = 0, ""
                 if utterance.text:
                     self._utterances.append(utterance)
@@ -429,7 +509,7 @@ class Stream:
         if self._finished is not None:
             return self._finished
         started = time.perf_counter()
-        last = _utterance(self._rec.FinalResult())
+        last = _utterance(self._rec.FinalResult(), self.reused_after_s)
         self._decode_s += time.perf_counter() - started
         if last.text:
             self._utterances.append(last)
@@ -437,13 +517,17 @@ class Stream:
         audio_s = self._bytes / BYTES_PER_SECOND
         self._finished = Transcript(text, tuple(self._utterances), audio_s, self._decode_s, self.model.model_id)
         log.info(
-            "speech: %.1f s of audio decoded in %.2f s (real-time factor %.2f) by %s: %d utterance(s)",
+            "speech: %.1f s of audio decoded in %.2f s (real-time factor %.2f) by %s: %d utterance(s); recogniser %s",
             audio_s,
             self._decode_s,
             self._finished.rtf,
             self.model.model_id,
             len(self._utterances),
+            f"reused after {self.reused_after_s:.0f} s of audio" if self._recogniser.recordings else "new",
         )
+        self._recogniser.bytes_fed += self._bytes
+        self._recogniser.recordings += 1
+        self.model._give_back(self._recogniser, self.grammar_json, finalized=not self._ended_on_endpoint)
         return self._finished
 
 

@@ -13,6 +13,7 @@ import csv
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from kiosk.speech import (
     SpeechError,
     SpeechModel,
     SpeechUnavailable,
+    Stream,
     Transcript,
     find_model,
     load_speech,
@@ -226,3 +228,74 @@ def test_unknown_model_name(tmp_path: Path) -> None:
     """A model name the manifest lacks lists the ones it has."""
     status, _ = load_speech(SpeechConfig(model="whisper"), environ={"CORR_MODELS_DIR": str(tmp_path)})
     assert "'whisper' is not in the manifest" in status.detail and "vosk_small_cn" in status.detail
+
+
+def test_recogniser_is_kept_for_the_next_recording(korean: SpeechModel, spoken: dict[str, bytes]) -> None:
+    """A finished open-vocabulary stream hands its recogniser on; word times still start at each recording."""
+    first_pcm, _ = load_wav(AUDIO / "TEST_MEETING_T0000000001_S00000.wav")
+    second_pcm, _ = load_wav(AUDIO / "IT0011W0001.wav")
+    first = korean.stream()
+    first_transcript = transcribe_pcm_on(first, first_pcm + _silence(0.05))
+    second = korean.stream()
+    assert second.reused_after_s == pytest.approx(first.reused_after_s + first_transcript.audio_s)
+    assert second.reused_after_s > 12  # so times counted from the recogniser's first audio would show
+    transcript = transcribe_pcm_on(second, second_pcm + _silence(0.05))
+    audio_s = len(second_pcm) / BYTES_PER_SECOND
+    assert transcript.words
+    assert all(0 <= w.start <= w.end <= audio_s + 0.1 for w in transcript.words), transcript.words
+    grammar = korean.stream(grammar=PHRASES)  # a grammar stream composes its own small graph: always new
+    assert grammar.reused_after_s == 0
+    assert transcribe_pcm_on(grammar, spoken["감사합니다"]).text == "감사합니다"
+    third = korean.stream()
+    assert third.reused_after_s == pytest.approx(second.reused_after_s + transcript.audio_s)
+    third.finish()
+
+
+def test_two_streams_at_once_never_share_a_recogniser(korean: SpeechModel) -> None:
+    """Concurrent streams get their own recognisers; one dropped unfinished takes its recogniser with it."""
+    a, b = korean.stream(), korean.stream()
+    assert a._rec is not b._rec
+    a.feed(_silence(0.2))
+    del a  # abandoned (e.g. re-record): never handed back half-used
+    b.finish()
+    c = korean.stream()
+    assert c._rec is b._rec  # the finished one was kept
+    d = korean.stream()
+    assert d._rec is not c._rec and d.reused_after_s == 0
+    c.finish(), d.finish()
+
+
+def test_recording_that_ends_on_an_endpoint_drops_its_recogniser(korean: SpeechModel) -> None:
+    """Vosk finalizes nothing after an endpoint, so that recogniser would carry this subject's pipeline on."""
+    pcm, _ = load_wav(AUDIO / "BAC009S0764W0121.wav")
+    stream = korean.stream()
+    for chunk in _chunks(pcm + _silence(3.0)):
+        if stream.feed(chunk).final is not None:
+            break
+    else:
+        pytest.fail("no endpoint in 3 s of trailing silence")
+    assert stream.finish().text
+    assert korean.stream().reused_after_s == 0
+
+
+def test_recogniser_is_replaced_after_its_share_of_audio(korean: SpeechModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`reuse_audio_s` bounds what one recogniser accumulates; 0 makes a new one for every recording."""
+    pcm, _ = load_wav(AUDIO / "IT0011W0001.wav")
+    monkeypatch.setattr(korean, "config", replace(korean.config, reuse_audio_s=3.0))
+    first = korean.stream()
+    transcribe_pcm_on(first, pcm)  # 2 s: under the share, kept
+    second = korean.stream()
+    assert second._rec is first._rec
+    transcribe_pcm_on(second, pcm)  # 4 s in all: replaced
+    assert korean.stream().reused_after_s == 0
+    monkeypatch.setattr(korean, "config", replace(korean.config, reuse_audio_s=0))
+    third = korean.stream()
+    third.finish()
+    assert korean.stream()._rec is not third._rec
+
+
+def transcribe_pcm_on(stream: Stream, pcm: bytes) -> Transcript:
+    """Feed a whole buffer in 100 ms chunks and finish."""
+    for _ in transcribe_chunks(stream, _chunks(pcm)):
+        pass
+    return stream.finish()

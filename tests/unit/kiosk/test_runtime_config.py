@@ -34,6 +34,7 @@ def test_a_minimal_file_gives_defaults_and_derived_paths(tmp_path: Path) -> None
     assert k.gallery_dir == tmp_path / "state" / "gallery"
     assert k.cache_path == tmp_path / "state" / "subjects.db"
     assert k.speech.model == "vosk_small_cn"
+    assert k.speech.build().reuse_audio_s == 600  # one recogniser kept warm between recordings
     assert settings.devices.commands_address == f"ipc://{tmp_path}/run/devices-commands"
     uplink = k.uplink_config({"kiosk": "1"})
     assert (uplink.device_id, uplink.username, uplink.password, uplink.port) == (
@@ -73,6 +74,7 @@ def test_a_near_miss_variable_is_refused_by_name(tmp_path: Path) -> None:
         ({"uplink": {"host": ""}}, "key 'kiosk.uplink.host'"),
         ({"unknown": 1}, "key 'kiosk.unknown': Extra inputs are not permitted"),
         ({"policy": {"pin_hash": "1234"}}, "key 'kiosk.policy.pin_hash'"),
+        ({"speech": {"reuse_audio_s": -1}}, "key 'kiosk.speech.reuse_audio_s'"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, change: dict[str, Any], message: str) -> None:
